@@ -1,0 +1,418 @@
+package nursery
+
+import (
+	"context"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// A Nursery owns a set of tasks and waits for all of them in one place.
+//
+// Every task started in a nursery — with [Nursery.Go], [Spawn] or [Start],
+// from outside or from inside its other tasks — is owned by it: [Nursery.Wait]
+// returns only after every one of them has returned, so no task outlives the
+// scope that started it. The first failure cancels the nursery's context
+// with that failure as its cause, and Wait reports what went wrong, with the
+// names of the nursery and task, or re-panics a task's panic in the waiting
+// goroutine.
+//
+// Create a Nursery with [New] (and call Wait) or use [Run]. A Nursery is
+// safe for concurrent use. It must not be copied after first use, and it
+// cannot be reused after Wait has returned.
+type Nursery struct {
+	_ noCopy
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	parent context.Context
+	cfg    config
+
+	// wg counts tasks that were accepted and have not finished: running,
+	// queued, or claimed by a waiter.
+	wg sync.WaitGroup
+	// sched queues tasks when the nursery has a limit or an executor; nil
+	// means every task gets a new goroutine at once.
+	sched scheduler
+	// closed is set once Wait has returned.
+	closed atomic.Bool
+
+	mu            sync.Mutex
+	errs          []error       // failures, in the order they happened
+	panics        []*PanicError // panics, in the order they happened
+	selfCancelled bool          // the nursery cancelled itself (Cancel or a failure) before anything else did
+	interrupted   bool          // some task returned or skipped because of the parent's cancellation
+
+	once   sync.Once
+	err    error
+	repnic *PanicError
+}
+
+// scheduler decides where and when an accepted task runs.
+type scheduler interface {
+	submit(it item)
+	// mayHelp reports whether the calling goroutine may claim a queued
+	// task and run it itself.
+	mayHelp() bool
+	close()
+}
+
+// item is one task waiting to run: either a plain function from Go or a
+// runner (Spawn and Start).
+type item struct {
+	fn   func(context.Context) error
+	task runner
+	tc   *taskConfig
+}
+
+// runner is the part of a typed task that the untyped nursery drives.
+type runner interface {
+	// claim moves the task from queued to running and reports whether the
+	// caller won it; exactly one caller does.
+	claim() bool
+	// context returns the context the task runs with.
+	context() context.Context
+	// call runs the task's function and keeps its value.
+	call(ctx context.Context) error
+	// own reports whether the outcome belongs to the task alone and must
+	// not count toward the nursery (a Start before ready).
+	own(err error, panicked *PanicError) bool
+	// finish publishes the task's outcome to its waiters.
+	finish(err error)
+	// cancelledAlone reports whether the task was cancelled by Task.Cancel
+	// before anything else cancelled it.
+	cancelledAlone() bool
+}
+
+// noCopy lets go vet's copylocks check catch copies of a Nursery.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// New returns a nursery whose context is derived from ctx. The caller must
+// call [Nursery.Wait]; until then the nursery and its tasks stay alive.
+// New panics if ctx is nil.
+func New(ctx context.Context, opts ...Option) *Nursery {
+	if ctx == nil {
+		panic("nursery: nil Context")
+	}
+	n := &Nursery{parent: ctx}
+	for _, o := range opts {
+		if o == nil {
+			panic("nursery: nil Option")
+		}
+		o.apply(&n.cfg)
+	}
+	n.ctx, n.cancel = context.WithCancelCause(ctx)
+	switch {
+	case n.cfg.limit > 0:
+		n.sched = newLimiter(n, n.cfg.limit, n.cfg.executor)
+	case n.cfg.executor != nil:
+		n.sched = newExecSched(n, n.cfg.executor)
+	}
+	return n
+}
+
+// Run creates a nursery, calls body with it, and waits for every task the
+// body started. If body returns an error the nursery is cancelled with it
+// as the cause, and Run still waits; Run returns the body's error joined
+// with the tasks' errors. If body panics, the nursery is cancelled and
+// waited for, then the panic continues in Run's caller.
+func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error {
+	if body == nil {
+		panic("nursery: nil function")
+	}
+	n := New(ctx, opts...)
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// body panicked or called runtime.Goexit: tear the scope down and
+		// let the body's panic continue; it wins over any task panic.
+		n.Cancel(errBodyPanicked)
+		func() {
+			defer func() { _ = recover() }()
+			_ = n.Wait()
+		}()
+	}()
+	bodyErr := body(n)
+	finished = true
+	if bodyErr != nil {
+		n.cancelSelf(bodyErr)
+		bodyErr = nameError(bodyErr, n.cfg.name)
+	}
+	err := n.Wait()
+	if bodyErr == nil {
+		return err
+	}
+	if err == nil {
+		return bodyErr
+	}
+	return join([]error{bodyErr, err})
+}
+
+// Go starts fn as a task of the nursery. fn receives the nursery's context
+// (or the task's own, with [Timeout]) and should return when it is done.
+//
+// If the nursery's context is already done, fn does not run. With
+// [WithLimit], Go called from outside the nursery's tasks blocks until a
+// slot frees or the context ends; called from inside a task it never
+// blocks. Go panics if fn is nil or if Wait has already returned.
+func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
+	if fn == nil {
+		panic("nursery: nil function")
+	}
+	n.submit(item{fn: fn, tc: newTaskConfig(opts)})
+}
+
+// submit accepts a task and hands it to the scheduler.
+func (n *Nursery) submit(it item) {
+	if n.closed.Load() {
+		panic("nursery: task started after Wait returned")
+	}
+	n.wg.Add(1)
+	if n.ctx.Err() != nil {
+		n.drop(it, nil)
+		return
+	}
+	if n.sched != nil {
+		n.sched.submit(it)
+		return
+	}
+	go n.exec(it, false)
+}
+
+// Context returns the nursery's context, which every task receives. It is
+// cancelled by the first failure (with that failure as its cause), by
+// [Nursery.Cancel], by the parent context, and at the latest when Wait
+// returns.
+func (n *Nursery) Context() context.Context { return n.ctx }
+
+// Cancel cancels the nursery's context with cause (context.Canceled if
+// cause is nil). Tasks that then return the cancellation are not failures:
+// cancelling is not failing, so Wait returns nil unless some task failed for
+// another reason. Tasks not started yet never start. Cancel does not wait.
+func (n *Nursery) Cancel(cause error) {
+	n.cancelSelf(cause)
+}
+
+func (n *Nursery) cancelSelf(cause error) {
+	n.mu.Lock()
+	if n.ctx.Err() == nil {
+		n.selfCancelled = true
+		n.cancel(cause)
+	}
+	n.mu.Unlock()
+}
+
+// Wait blocks until every task of the nursery has returned, including tasks
+// started by other tasks while Wait is blocked, then cancels the nursery's
+// context and reports:
+//
+//   - nil if no task failed;
+//   - the failures, joined, each prefixed by the names of its nursery and
+//     task; errors.Is and errors.As reach every one of them. A task's
+//     context.Canceled caused by the nursery's own cancellation is not a
+//     failure;
+//   - an error matching context.Cause of the parent context, once, if the
+//     parent's cancellation interrupted a task (it returned the
+//     cancellation or never started);
+//   - in default mode, a re-panic with the first task's *[PanicError]; its
+//     message counts the further failures. With [PanicsAsErrors] the panics
+//     are returned among the errors instead.
+//
+// Wait may be called many times and from many goroutines; every call
+// returns the same result (or re-panics the same value). The return of
+// every task synchronizes before the return of Wait.
+func (n *Nursery) Wait() error {
+	n.wg.Wait()
+	n.once.Do(n.finish)
+	if n.repnic != nil {
+		panic(n.repnic)
+	}
+	return n.err
+}
+
+// finish computes Wait's result once every task has returned.
+func (n *Nursery) finish() {
+	if n.sched != nil {
+		n.sched.close()
+	}
+	n.mu.Lock()
+	errs := n.errs
+	if n.interrupted && !n.selfCancelled {
+		errs = append(errs, nameError(context.Cause(n.parent), n.cfg.name))
+	}
+	panics := n.panics
+	n.mu.Unlock()
+
+	n.closed.Store(true)
+	n.cancel(nil)
+	if len(panics) > 0 && !n.cfg.panicErr {
+		p := panics[0]
+		p.more = len(panics) - 1 + len(errs)
+		n.repnic = p
+		return
+	}
+	n.err = join(errs)
+}
+
+// exec claims and runs one task on the calling goroutine. queued says
+// whether the task waited in a queue, from which a cancelled nursery drops
+// it; a task handed straight to its own goroutine was already started.
+func (n *Nursery) exec(it item, queued bool) {
+	if it.task != nil && !it.task.claim() {
+		return // a waiter claimed it and runs it itself
+	}
+	n.run(it, queued)
+}
+
+// run runs a claimed task on the calling goroutine, recovering its panic
+// or runtime.Goexit, and settles its outcome.
+func (n *Nursery) run(it item, queued bool) {
+	ctx := n.ctx
+	if it.task != nil {
+		ctx = it.task.context()
+	}
+	if ctx.Err() != nil && (queued || it.task != nil && it.task.cancelledAlone()) {
+		n.drop(it, nil)
+		return
+	}
+	var (
+		err      error
+		returned bool
+		timedOut bool
+	)
+	defer func() {
+		var pe *PanicError
+		goexit := false
+		if !returned {
+			if r := recover(); r != nil {
+				pe = &PanicError{Value: r, Stack: debug.Stack(), Task: it.tc.taskName()}
+			} else {
+				goexit = true
+			}
+		}
+		n.settle(it, ctx, err, pe, goexit, timedOut)
+	}()
+	if it.tc != nil && it.tc.hasTimeout {
+		var cancelled bool
+		timedOut, cancelled, err = within(ctx, it.tc.timeout, it.call)
+		if cancelled {
+			err = ErrTimeout
+		}
+		timedOut = cancelled
+	} else {
+		err = it.call(ctx)
+	}
+	returned = true
+}
+
+func (it item) call(ctx context.Context) error {
+	if it.fn != nil {
+		return it.fn(ctx)
+	}
+	return it.task.call(ctx)
+}
+
+// settle accounts for a task's outcome and marks it finished.
+func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, timedOut bool) {
+	defer n.wg.Done()
+	t := it.task
+	if goexit {
+		err = errGoexit
+	}
+	if pe != nil {
+		err = pe
+	}
+	if t != nil && t.own(err, pe) {
+		return
+	}
+	switch {
+	case pe != nil:
+		n.mu.Lock()
+		n.panics = append(n.panics, pe)
+		if n.cfg.panicErr {
+			n.errs = append(n.errs, nameError(pe, n.cfg.name))
+		}
+		n.cancelLocked(pe)
+		n.mu.Unlock()
+	case goexit:
+		n.fail(err, it.tc.taskName(), true)
+	case err == nil:
+	case !timedOut && isCancellation(err, ctx):
+		n.interruptedBy(t)
+	default:
+		n.fail(err, it.tc.taskName(), false)
+	}
+	if t != nil {
+		t.finish(err)
+	}
+}
+
+// fail records a task's failure and, unless the nursery collects errors,
+// cancels it with the failure as cause.
+func (n *Nursery) fail(err error, task string, always bool) {
+	werr := nameError(err, n.cfg.name, task)
+	n.mu.Lock()
+	n.errs = append(n.errs, werr)
+	if always || !n.cfg.collect {
+		n.cancelLocked(err)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Nursery) cancelLocked(cause error) {
+	if n.ctx.Err() == nil {
+		n.selfCancelled = true
+		n.cancel(cause)
+	}
+}
+
+// interruptedBy notes that a task ended because of a cancellation; only
+// the parent's cancellation is reported by Wait.
+func (n *Nursery) interruptedBy(t runner) {
+	if t != nil && t.cancelledAlone() {
+		return
+	}
+	n.mu.Lock()
+	if !n.selfCancelled && n.parent.Err() != nil {
+		n.interrupted = true
+	}
+	n.mu.Unlock()
+}
+
+// drop settles a task that will never run: its context ended first, or
+// (refused != nil) the executor refused it. It claims a runner first, so a
+// task that a waiter already runs is left alone.
+func (n *Nursery) drop(it item, refused error) {
+	t := it.task
+	if t != nil && !t.claim() {
+		return
+	}
+	defer n.wg.Done()
+	ctx := n.ctx
+	if t != nil {
+		ctx = t.context()
+	}
+	if refused != nil && ctx.Err() == nil {
+		if t != nil && t.own(refused, nil) {
+			return
+		}
+		n.fail(refused, it.tc.taskName(), false)
+		if t != nil {
+			t.finish(refused)
+		}
+		return
+	}
+	cause := context.Cause(ctx)
+	if t != nil && t.own(cause, nil) {
+		return
+	}
+	n.interruptedBy(t)
+	if t != nil {
+		t.finish(cause)
+	}
+}

@@ -1,0 +1,109 @@
+package nursery
+
+import "time"
+
+// An Option configures a [Nursery] (and the scopes that [Map] creates).
+type Option interface {
+	apply(*config)
+}
+
+// A TaskOption configures one task started by [Nursery.Go], [Spawn] or
+// [Start].
+type TaskOption interface {
+	applyTask(*taskConfig)
+}
+
+// config holds a nursery's settings; defaults are the zero value.
+type config struct {
+	name     string
+	limit    int // 0: unlimited
+	collect  bool
+	panicErr bool
+	executor Executor
+}
+
+// taskConfig holds one task's settings; a nil *taskConfig means defaults.
+type taskConfig struct {
+	name    string
+	timeout    time.Duration
+	hasTimeout bool
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type taskOptionFunc func(*taskConfig)
+
+func (f taskOptionFunc) applyTask(c *taskConfig) { f(c) }
+
+// WithLimit makes at most k tasks of the nursery run at once. Go and Spawn
+// called from outside the nursery's tasks block until a slot frees or the
+// nursery's context ends. Go and Spawn called from inside one of its running
+// tasks never block: the new task is queued and runs when a slot frees, and
+// a [Task.Wait] on a queued task from inside a running task runs it in the
+// caller's slot. Tasks launched with [Start] are services and do not count.
+// WithLimit panics if k < 1.
+func WithLimit(k int) Option {
+	if k < 1 {
+		panic("nursery: WithLimit needs a limit of at least 1")
+	}
+	return optionFunc(func(c *config) { c.limit = k })
+}
+
+// CollectErrors selects the supervisor policy: a task's failure does not
+// cancel its siblings, and Wait returns every failure joined. Panics and
+// runtime.Goexit still cancel the nursery: they are bugs, not failures.
+func CollectErrors() Option {
+	return optionFunc(func(c *config) { c.collect = true })
+}
+
+// WithName names the nursery. The name prefixes its errors and appears in
+// panics and debug output.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) { c.name = name })
+}
+
+// PanicsAsErrors makes Wait return panics as *[PanicError] values joined
+// with the other failures, instead of re-panicking.
+func PanicsAsErrors() Option {
+	return optionFunc(func(c *config) { c.panicErr = true })
+}
+
+// Name names a task. The name prefixes the task's errors and is
+// [PanicError.Task] when it panics.
+func Name(name string) TaskOption {
+	return taskOptionFunc(func(c *taskConfig) { c.name = name })
+}
+
+// Timeout gives a task its own deadline, d from when it starts running. If
+// the deadline fires and the task then returns the cancellation, the task's
+// error is [ErrTimeout], a failure like any other. A d <= 0 means the
+// deadline has already passed when the task starts.
+func Timeout(d time.Duration) TaskOption {
+	return taskOptionFunc(func(c *taskConfig) {
+		c.timeout = d
+		c.hasTimeout = true
+	})
+}
+
+func newTaskConfig(opts []TaskOption) *taskConfig {
+	if len(opts) == 0 {
+		return nil
+	}
+	tc := new(taskConfig)
+	for _, o := range opts {
+		if o == nil {
+			panic("nursery: nil TaskOption")
+		}
+		o.applyTask(tc)
+	}
+	return tc
+}
+
+func (tc *taskConfig) taskName() string {
+	if tc == nil {
+		return ""
+	}
+	return tc.name
+}

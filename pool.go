@@ -1,0 +1,327 @@
+package nursery
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/structured-go/nursery/internal/goid"
+)
+
+// ErrPoolClosed is returned by [Pool.Go] after [Pool.Close]; a nursery
+// reports it as the failure of the task that could not be submitted.
+var ErrPoolClosed = errors.New("nursery: pool closed")
+
+// A Pool is an [Executor] that runs tasks on at most a fixed number of
+// long-lived worker goroutines, taken from a bounded queue. Workers start
+// lazily as tasks arrive and exit after [IdleTimeout] without work, so an
+// idle program holds no pool goroutines.
+//
+// One Pool may be shared by many nurseries at once — a process-wide pool
+// for blocking or CPU-heavy work, like asyncio's run_in_executor. Each
+// nursery still owns and waits for only its own tasks, and cancelling one
+// never cancels another's.
+//
+// A panic in a task given directly to [Pool.Go] is not recovered: like a
+// panic in any goroutine, it crashes the program. Tasks of a nursery
+// recover their own panics before they reach the pool, and the nursery
+// reports them.
+//
+// A Pool is safe for concurrent use. Create it with [NewPool] and release it
+// with [Pool.Close].
+type Pool struct {
+	max  int32
+	idle time.Duration
+
+	tasks     chan func()
+	workers   atomic.Int32
+	running   atomic.Int64
+	completed atomic.Uint64
+
+	// Close sets closed, closes closing to release blocked Go calls, waits
+	// until no Go is in flight (so no task can enter the queue after), then
+	// closes stop: workers drain the queue and exit.
+	closed    atomic.Bool
+	inflight  atomic.Int64
+	closing   chan struct{}
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+
+	idsMu sync.Mutex
+	ids   map[uint64]struct{} // goroutine IDs of live workers
+}
+
+// A PoolOption configures a [Pool].
+type PoolOption interface {
+	applyPool(*poolConfig)
+}
+
+type poolConfig struct {
+	queue    int
+	queueSet bool
+	idle     time.Duration
+}
+
+type poolOptionFunc func(*poolConfig)
+
+func (f poolOptionFunc) applyPool(c *poolConfig) { f(c) }
+
+// DefaultIdleTimeout is how long a pool worker waits for a task before it
+// exits, unless [IdleTimeout] says otherwise.
+const DefaultIdleTimeout = time.Second
+
+// QueueSize sets how many tasks may wait for a worker (default: the number
+// of workers). When the queue is full, [Pool.Go] blocks until there is room
+// or its context ends. QueueSize panics if n < 0; 0 means tasks are handed
+// straight to a free worker.
+func QueueSize(n int) PoolOption {
+	if n < 0 {
+		panic("nursery: QueueSize needs a size of at least 0")
+	}
+	return poolOptionFunc(func(c *poolConfig) { c.queue, c.queueSet = n, true })
+}
+
+// IdleTimeout sets how long a worker waits for a task before it exits
+// (default [DefaultIdleTimeout]). It panics if d <= 0.
+func IdleTimeout(d time.Duration) PoolOption {
+	if d <= 0 {
+		panic("nursery: IdleTimeout needs a positive duration")
+	}
+	return poolOptionFunc(func(c *poolConfig) { c.idle = d })
+}
+
+// NewPool returns a pool of at most workers goroutines. It panics if
+// workers < 1.
+func NewPool(workers int, opts ...PoolOption) *Pool {
+	if workers < 1 {
+		panic("nursery: NewPool needs at least 1 worker")
+	}
+	cfg := poolConfig{queue: workers, idle: DefaultIdleTimeout}
+	for _, o := range opts {
+		if o == nil {
+			panic("nursery: nil PoolOption")
+		}
+		o.applyPool(&cfg)
+	}
+	return &Pool{
+		max:     int32(min(workers, 1<<30)),
+		idle:    cfg.idle,
+		tasks:   make(chan func(), cfg.queue),
+		closing: make(chan struct{}),
+		stop:    make(chan struct{}),
+		ids:     make(map[uint64]struct{}),
+	}
+}
+
+// Go arranges for task to run exactly once on a worker. If ctx is already
+// done it returns context.Cause(ctx) without running task; after Close it
+// returns [ErrPoolClosed]. When every worker is busy and the queue is full,
+// Go blocks until there is room, ctx ends, or the pool is closed.
+func (p *Pool) Go(ctx context.Context, task func()) error {
+	if ctx == nil {
+		panic("nursery: nil Context")
+	}
+	if task == nil {
+		panic("nursery: nil function")
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
+	if p.closed.Load() {
+		return ErrPoolClosed
+	}
+	if p.spawn(task) {
+		return nil
+	}
+	select {
+	case p.tasks <- task:
+	default:
+		select {
+		case p.tasks <- task:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-p.closing:
+			return ErrPoolClosed
+		}
+	}
+	p.ensureWorker()
+	return nil
+}
+
+// tryGo submits task if a worker or queue slot is free, without blocking.
+func (p *Pool) tryGo(task func()) bool {
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
+	if p.closed.Load() {
+		return false
+	}
+	if p.spawn(task) {
+		return true
+	}
+	select {
+	case p.tasks <- task:
+		p.ensureWorker()
+		return true
+	default:
+		return false
+	}
+}
+
+// ensureWorker starts a worker if a task was queued just as the last worker
+// idled out: that worker decrements the count before its last look at the
+// queue, so one of the two always sees the other.
+func (p *Pool) ensureWorker() {
+	if p.workers.Load() == 0 {
+		p.spawn(nil)
+	}
+}
+
+// spawn starts a worker, running first before anything queued, if the pool
+// has fewer than its maximum.
+func (p *Pool) spawn(first func()) bool {
+	for {
+		w := p.workers.Load()
+		if w >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(w, w+1) {
+			p.wg.Add(1)
+			go p.work(first)
+			return true
+		}
+	}
+}
+
+func (p *Pool) work(task func()) {
+	id := goid.Get()
+	p.idsMu.Lock()
+	p.ids[id] = struct{}{}
+	p.idsMu.Unlock()
+	counted := true
+	defer func() {
+		p.idsMu.Lock()
+		delete(p.ids, id)
+		p.idsMu.Unlock()
+		if counted {
+			// The task called runtime.Goexit (a panic crashes the
+			// program anyway): replace this worker if work is waiting.
+			p.running.Add(-1)
+			p.workers.Add(-1)
+			if len(p.tasks) > 0 {
+				p.spawn(nil)
+			}
+		}
+		p.wg.Done()
+	}()
+	var timer *time.Timer
+	for {
+		if task != nil {
+			p.running.Add(1)
+			task()
+			p.running.Add(-1)
+			p.completed.Add(1)
+			task = nil
+		}
+		select {
+		case task = <-p.tasks:
+			continue
+		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(p.idle)
+		} else {
+			timer.Reset(p.idle)
+		}
+		select {
+		case task = <-p.tasks:
+			timer.Stop()
+		case <-timer.C:
+			p.workers.Add(-1)
+			if len(p.tasks) > 0 && p.reclaim() {
+				continue
+			}
+			counted = false
+			return
+		case <-p.stop:
+			timer.Stop()
+			for {
+				select {
+				case task = <-p.tasks:
+					p.running.Add(1)
+					task()
+					p.running.Add(-1)
+					p.completed.Add(1)
+				default:
+					p.workers.Add(-1)
+					counted = false
+					return
+				}
+			}
+		}
+	}
+}
+
+// reclaim re-counts an idling-out worker that found work after all.
+func (p *Pool) reclaim() bool {
+	for {
+		w := p.workers.Load()
+		if w >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(w, w+1) {
+			return true
+		}
+	}
+}
+
+func (p *Pool) isWorker(id uint64) bool {
+	p.idsMu.Lock()
+	_, ok := p.ids[id]
+	p.idsMu.Unlock()
+	return ok
+}
+
+// Close stops accepting tasks, lets the workers finish every task already
+// accepted (running or queued), and returns when every worker goroutine has
+// exited. Close is idempotent and returns nil. It panics if called from one
+// of the pool's own tasks, which it would otherwise wait for forever.
+func (p *Pool) Close() error {
+	if p.isWorker(goid.Get()) {
+		panic("nursery: Pool.Close called from one of the pool's tasks")
+	}
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.closing)
+		for p.inflight.Load() > 0 {
+			runtime.Gosched()
+		}
+		close(p.stop)
+	})
+	p.wg.Wait()
+	return nil
+}
+
+// PoolStats is a snapshot of a [Pool]'s counters.
+type PoolStats struct {
+	Workers   int    // live worker goroutines
+	Running   int    // tasks running now
+	Queued    int    // tasks waiting for a worker
+	Completed uint64 // tasks finished since the pool was created
+}
+
+// Stats returns the pool's counters. Each is read atomically, without
+// locks, so the snapshot is cheap but not taken at a single instant.
+func (p *Pool) Stats() PoolStats {
+	return PoolStats{
+		Workers:   int(p.workers.Load()),
+		Running:   int(p.running.Load()),
+		Queued:    len(p.tasks),
+		Completed: p.completed.Load(),
+	}
+}
