@@ -24,7 +24,7 @@ type config struct {
 
 // taskConfig holds one task's settings; a nil *taskConfig means defaults.
 type taskConfig struct {
-	name    string
+	name       string
 	timeout    time.Duration
 	hasTimeout bool
 }

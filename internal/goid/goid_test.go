@@ -4,8 +4,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/structured-go/nursery/internal/goid"
 	"github.com/stretchr/testify/assert"
+	"github.com/structured-go/nursery/internal/goid"
 	"go.uber.org/goleak"
 )
 
