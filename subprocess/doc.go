@@ -1,0 +1,97 @@
+// Package subprocess runs Go functions in worker processes under a
+// nursery, with crash isolation and no orphans: what Python programs get
+// from loop.run_in_executor(ProcessPoolExecutor(), fn, arg), without its
+// known faults.
+//
+// # Registering and calling
+//
+// A function that should run in a worker is registered by name during
+// package initialization, and called through a [WorkerPool], which a
+// [Pool] of local worker processes implements:
+//
+//	var hash = subprocess.Register("hash", func(ctx context.Context, path string) (string, error) {
+//		...
+//	})
+//
+//	func main() {
+//		subprocess.Main() // in a worker: serve calls, never return
+//		ctx := context.Background()
+//		pool, err := subprocess.NewPool(ctx)
+//		if err != nil { ... }
+//		defer pool.Close()
+//		err = nursery.Run(ctx, func(n *nursery.Nursery) error {
+//			for _, path := range paths {
+//				hash.Spawn(n, pool, path)
+//			}
+//			return nil
+//		})
+//		...
+//	}
+//
+// Workers are re-executions of the current program (/proc/self/exe on
+// Linux) that [Main] turns into servers: [Main] must be the first call in
+// main, and in TestMain of tests that start pools. Functions are found by
+// name, which is why registration must happen at package initialization,
+// in every process alike: a name unknown to the worker gives an error
+// matching [ErrUnknownFunc], and registering a name twice panics.
+//
+// Inputs and results travel with encoding/gob over a pair of pipes passed
+// as extra file descriptors; the worker's standard input, output and error
+// stay the user's (a worker's output goes to the parent's). Each direction
+// is one gob stream, so a type is described once per worker, not once per
+// call, and a worker runs many calls at once.
+//
+// # Errors, panics and crashes
+//
+//   - An error returned by the function arrives as a *[RemoteError] with
+//     the original text; errors.Is matches the sentinels registered with
+//     [RegisterError] (the standard ones, such as fs.ErrNotExist and
+//     context.DeadlineExceeded, are registered already).
+//   - A panic arrives as a *nursery.PanicError holding the worker's stack.
+//     [Func.Spawn] re-raises it in the task, so that it behaves like a
+//     panic in an in-process task: the nursery cancels the other tasks and
+//     Wait re-panics (or returns it with nursery.PanicsAsErrors).
+//   - A worker that dies (os.Exit, a signal, the OOM killer, a fatal
+//     runtime error) fails only the calls it was running, each with a
+//     *[CrashError] holding the exit code or signal and the last bytes of
+//     its standard error. The pool starts a replacement and keeps serving:
+//     there is no broken pool.
+//   - A value that gob cannot carry fails the call before anything is
+//     sent, with an error that names the offending type or field.
+//
+// # Cancellation
+//
+// Cancelling the context of a call sends a cancel message; the worker
+// cancels the context the function runs with (its deadline is the
+// caller's too). If the function has not returned after a grace period
+// ([CancelGrace], 1s by default), the worker and its process group are
+// killed (SIGTERM, then SIGKILL) and replaced. The call returns
+// context.Cause(ctx) in either case, and only after the function has
+// returned or its worker is gone, so a nursery's Wait still means that
+// nothing it started is running.
+//
+// # No orphans
+//
+// Workers and the programs started with [Command] run in process groups
+// of their own, are killed with their whole group, and on Linux get a
+// parent-death signal (SIGKILL), so that even a parent killed with SIGKILL
+// leaves no worker behind; the OS thread that starts them stays locked
+// until they are reaped, because the signal follows the thread, not the
+// process (golang/go#27505). Elsewhere a worker exits as soon as its pipe
+// from the parent ends.
+//
+// # Other transports
+//
+// [Func.Call] and [Func.Spawn] take any [WorkerPool], so a transport that
+// runs the registered functions elsewhere (on other machines, say) can
+// stand in for a Pool without changes at call sites. Such a transport
+// implements [WorkerPool.Invoke] on the calling side; on the serving side
+// it finds functions with [Lookup], decodes inputs into
+// [Handler.NewInput], runs [Handler.Call], and carries failures as a
+// [WireError] ([NewWireError] and [WireError.Err]), so that errors,
+// sentinels and panics arrive exactly as they do from a Pool.
+//
+// Worker pools need Unix (they are tested on Linux; macOS has no
+// parent-death signal); on Windows NewPool returns an error and [Command]
+// kills only the program itself.
+package subprocess

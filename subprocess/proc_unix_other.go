@@ -1,0 +1,16 @@
+//go:build unix && !linux
+
+package subprocess
+
+import (
+	"os"
+	"syscall"
+)
+
+// setPdeathsig does nothing: only Linux has a parent-death signal. Workers
+// elsewhere notice their parent's death when their pipe from it ends, and
+// exit at once.
+func setPdeathsig(*syscall.SysProcAttr) {}
+
+// executable returns the path of this program's binary.
+func executable() (string, error) { return os.Executable() }

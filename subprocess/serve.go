@@ -1,0 +1,186 @@
+package subprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// envWorker marks a process started as a worker; its value is the protocol
+// version.
+const envWorker = "NURSERY_SUBPROCESS_WORKER"
+
+var workerEnv = envWorker + "=" + fmt.Sprint(protoVersion)
+
+// servedMain is set when Main starts serving, so that NewPool can tell a
+// worker that forgot to call Main (and would otherwise run the program
+// again, starting pools of its own) from a program that started a pool.
+var servedMain atomic.Bool
+
+// Main makes the program usable as a worker. Call it first in main, and in
+// TestMain of every test package that uses a [Pool]:
+//
+//	func main() {
+//		subprocess.Main()
+//		...
+//	}
+//
+// In a process started as a worker by a Pool, Main serves calls of the
+// registered functions until the pool stops it, then exits the process; it
+// never returns. In any other process it returns at once.
+func Main() {
+	v, ok := os.LookupEnv(envWorker)
+	if !ok {
+		return
+	}
+	// Programs the worker's functions start must not take themselves for
+	// workers.
+	os.Unsetenv(envWorker)
+	if envWorker+"="+v != workerEnv {
+		fmt.Fprintf(os.Stderr, "subprocess: worker started with protocol %q, want %d\n", v, protoVersion)
+		os.Exit(2)
+	}
+	servedMain.Store(true)
+	r, w, err := workerFiles()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Exit(serve(r, w))
+}
+
+// server is the worker's side of the protocol.
+type server struct {
+	fw    *frameWriter
+	mu    sync.Mutex
+	calls map[uint64]context.CancelCauseFunc // running calls
+}
+
+// serve reads calls until the parent closes the stream and returns the exit
+// code. Each call runs on a goroutine of its own, so many can be in flight.
+// When the stream ends with calls still running, the parent is gone and
+// nobody waits for their results: the worker exits at once.
+func serve(r io.Reader, w io.WriteCloser) int {
+	s := &server{fw: newFrameWriter(w), calls: make(map[uint64]context.CancelCauseFunc)}
+	if err := s.fw.send(header{kind: kindHello, id: protoVersion}, nil, false); err != nil {
+		return 2
+	}
+	fr := newFrameReader(r)
+	for {
+		f, err := fr.next()
+		if err != nil {
+			s.mu.Lock()
+			busy := len(s.calls)
+			s.mu.Unlock()
+			if err == io.EOF && busy == 0 {
+				return 0
+			}
+			if err != io.EOF {
+				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+			}
+			return 3
+		}
+		switch f.kind {
+		case kindCall:
+			if err := s.start(fr, f); err != nil {
+				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+				return 3
+			}
+		case kindCancel:
+			var we WireError
+			if err := fr.decode(&we); err == errDesync {
+				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+				return 3
+			}
+			s.mu.Lock()
+			cancel := s.calls[f.id]
+			s.mu.Unlock()
+			if cancel != nil {
+				cancel(we.Err(""))
+			}
+		default:
+			fmt.Fprintf(os.Stderr, "subprocess: worker %d: protocol error: frame kind %d\n", os.Getpid(), f.kind)
+			return 3
+		}
+	}
+}
+
+// start decodes a call and runs it on a goroutine of its own. Only a
+// stream that can no longer be trusted is an error; a call that cannot be
+// served gets an error reply.
+func (s *server) start(fr *frameReader, f frame) error {
+	h, ok := lookupBytes(f.name)
+	if !ok {
+		if err := fr.decode(nil); err == errDesync {
+			return err
+		}
+		s.reply(f.id, "", nil, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
+			ErrUnknownFunc, f.name, os.Getpid()))
+		return nil
+	}
+	in := h.NewInput()
+	if err := fr.decode(in); err != nil {
+		if err == errDesync {
+			return err
+		}
+		s.reply(f.id, h.name, nil, fmt.Errorf("subprocess: %s: decoding input in the worker: %w", h.name, err))
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := func() { cancel(nil) }
+	if !f.deadline.IsZero() {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, f.deadline)
+		stop = func() { cancelDeadline(); cancel(nil) }
+	}
+	s.mu.Lock()
+	s.calls[f.id] = cancel
+	s.mu.Unlock()
+	go s.run(ctx, stop, f.id, h, in)
+	return nil
+}
+
+// run runs one call and replies. The reply is sent from a deferred call so
+// that a function calling runtime.Goexit still gets one.
+func (s *server) run(ctx context.Context, stop func(), id uint64, h *Handler, in any) {
+	var (
+		out      any
+		err      error
+		returned bool
+	)
+	defer func() {
+		if !returned {
+			err = fmt.Errorf("subprocess: %s called runtime.Goexit", h.name)
+		}
+		// Forget the call before replying: once the parent has every
+		// reply, the worker has no call left and may exit when told.
+		s.mu.Lock()
+		delete(s.calls, id)
+		s.mu.Unlock()
+		stop()
+		s.reply(id, h.name, out, err)
+	}()
+	out, err = h.Call(ctx, in)
+	returned = true
+}
+
+// reply sends a call's result, or its error.
+func (s *server) reply(id uint64, fn string, out any, err error) {
+	if err == nil {
+		err = s.fw.send(header{kind: kindResult, id: id}, out, true)
+		if err == nil || errors.Is(err, errWriterClosed) {
+			return
+		}
+		err = fmt.Errorf("subprocess: %s: cannot encode result of type %T: %w", fn, out, err)
+	}
+	if err := s.fw.send(header{kind: kindError, id: id}, NewWireError(err), true); err != nil && !errors.Is(err, errWriterClosed) {
+		// A WireError always encodes; if it did not, the stream is
+		// broken and the parent will see the worker exit.
+		fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+		os.Exit(3)
+	}
+}
