@@ -233,8 +233,8 @@ func printGroup(w io.Writer, g bench.Group, rows []*row, md bool) {
 func runSoak(w io.Writer, tasks, workers, every int) error {
 	fmt.Fprintf(w, "soak: %d no-op tasks through one nursery on one Pool(%d); %s, GOMAXPROCS=%d\n",
 		tasks, workers, runtime.Version(), runtime.GOMAXPROCS(0))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tasks done\tHeapInuse (KiB)\tgoroutines\tns/task so far\t")
+	const format = "%12v  %15v  %10v  %14v\n" // streamed: a tabwriter would wait for the end
+	fmt.Fprintf(w, format, "tasks done", "HeapInuse (KiB)", "goroutines", "ns/task so far")
 	var first, last bench.SoakSample
 	err := bench.Soak(tasks, workers, every, func(s bench.SoakSample) {
 		if s.Done == 0 {
@@ -245,8 +245,7 @@ func runSoak(w io.Writer, tasks, workers, every int) error {
 		if s.Done > 0 {
 			per = fmt.Sprintf("%.1f", float64(s.Elapsed.Nanoseconds())/float64(s.Done))
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t\n", s.Done, s.HeapInuse/1024, s.Goroutines, per)
-		tw.Flush()
+		fmt.Fprintf(w, format, s.Done, s.HeapInuse/1024, s.Goroutines, per)
 	})
 	fmt.Fprintf(w, "HeapInuse start %d KiB, end %d KiB (%+.1f%%) after %d tasks in %v\n",
 		first.HeapInuse/1024, last.HeapInuse/1024,
