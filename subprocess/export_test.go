@@ -1,5 +1,7 @@
 package subprocess
 
+import "bytes"
+
 // WorkerPids returns the process IDs of the workers that take calls.
 func WorkerPids(p *Pool) []int {
 	p.mu.Lock()
@@ -35,3 +37,40 @@ func FramesSent(p *Pool) int {
 	}
 	return n
 }
+
+// CheckType reports why values of type t cannot travel to a worker.
+var CheckType = checkType
+
+// ReadFrames reads frames from b as a worker reads its stream, decoding the
+// payload of the i-th frame into targets[i] (a pointer), or discarding it
+// past the end of targets, until the input ends or is refused.
+func ReadFrames(b []byte, targets ...any) error {
+	fr := newFrameReader(bytes.NewReader(b))
+	for i := 0; ; i++ {
+		if _, err := fr.next(); err != nil {
+			return err
+		}
+		var v any
+		if i < len(targets) {
+			v = targets[i]
+		}
+		if err := fr.decode(v); err != nil {
+			return err
+		}
+	}
+}
+
+// WriteFrames encodes values as call frames, as a pool writes its stream.
+func WriteFrames(values ...any) ([]byte, []error) {
+	var b closeBuffer
+	fw := newFrameWriter(&b)
+	var errs []error
+	for i, v := range values {
+		errs = append(errs, fw.send(header{kind: kindCall, id: uint64(i), name: "f"}, v, true))
+	}
+	return b.Bytes(), errs
+}
+
+type closeBuffer struct{ bytes.Buffer }
+
+func (*closeBuffer) Close() error { return nil }

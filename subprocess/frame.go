@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -229,11 +230,8 @@ func (fr *frameReader) next() (frame, error) {
 	if n < headerSize-4 || n > maxFrame {
 		return f, fmt.Errorf("subprocess: protocol error: frame of %d bytes", n)
 	}
-	if cap(fr.body) < int(n) {
-		fr.body = make([]byte, n)
-	}
-	body := fr.body[:n]
-	if _, err := io.ReadFull(fr.r, body); err != nil {
+	body, err := fr.readBody(int(n))
+	if err != nil {
 		return f, noEOF(err)
 	}
 	f.kind, f.id = body[0], binary.BigEndian.Uint64(body[2:10])
@@ -256,6 +254,31 @@ func (fr *frameReader) next() (frame, error) {
 	}
 	fr.pr.b = p
 	return f, nil
+}
+
+// readBody reads n bytes into the reader's buffer. A large frame's buffer
+// grows as its bytes arrive, so that a corrupt length cannot make the
+// reader allocate a gigabyte up front.
+func (fr *frameReader) readBody(n int) ([]byte, error) {
+	const chunk = 1 << 20
+	if n <= cap(fr.body) {
+		body := fr.body[:n]
+		_, err := io.ReadFull(fr.r, body)
+		return body, err
+	}
+	body := fr.body[:0]
+	for len(body) < n {
+		k := min(n-len(body), chunk)
+		body = slices.Grow(body, k)
+		if _, err := io.ReadFull(fr.r, body[len(body):len(body)+k]); err != nil {
+			return nil, err
+		}
+		body = body[:len(body)+k]
+	}
+	if cap(body) <= chunk { // do not keep a huge buffer for ever
+		fr.body = body
+	}
+	return body, nil
 }
 
 // decode decodes the current frame's payload into v (a pointer), or
