@@ -462,17 +462,18 @@ func ExampleWithName() {
 func ExamplePanicsAsErrors() {
 	n := nursery.New(context.Background(), nursery.PanicsAsErrors())
 	n.Go(func(ctx context.Context) error {
-		var m map[string]int
-		m["x"] = 1 // a bug
+		fmt.Println("newest:", newest(nil)) // a bug: no entries
 		return nil
-	}, nursery.Name("counter"))
+	}, nursery.Name("report"))
 	err := n.Wait()
 	var pe *nursery.PanicError
 	if errors.As(err, &pe) {
 		fmt.Printf("task %q panicked: %v\n", pe.Task, pe.Value)
 	}
-	// Output: task "counter" panicked: assignment to entry in nil map
+	// Output: task "report" panicked: runtime error: index out of range [-1]
 }
+
+func newest(entries []string) string { return entries[len(entries)-1] }
 
 // Name names a task; the name prefixes its error.
 func ExampleName() {
