@@ -1,48 +1,95 @@
 package nursery
 
 import (
+	"context"
+	"math"
 	"slices"
 	"sync"
 
 	"github.com/structured-go/nursery/internal/goid"
 )
 
-// limiter runs a nursery's tasks on at most k runners, each a goroutine (or
-// an executor job) that takes tasks from the nursery's queue one at a time.
+// limiter queues a nursery's tasks and runs them on runners: goroutines of
+// the nursery, or jobs of its executor, each taking tasks from the queue
+// one at a time. It serves nurseries with [WithLimit], [WithExecutor], or
+// both.
 //
 // Outside callers of Go block while k tasks are running or queued
 // (backpressure). A task calling Go on its own nursery must never block —
 // that deadlocks errgroup's SetLimit when every slot holder spawns
-// (golang/go#27837) — so runners are identified by goroutine ID, and a
-// runner's Go queues the child, which runs when a slot frees. Identifying
-// the caller costs microseconds, so it happens only when the nursery is
-// saturated, and runners compute their own ID once when they start: that is
-// why default-executor runners stay alive until the nursery closes instead
-// of exiting whenever the queue runs dry.
+// (golang/go#27837) — so runners are known by goroutine ID, and a runner's
+// Go queues the child, which runs when a slot frees. Identifying a caller
+// costs microseconds, so it happens only when every runner holds a task and
+// as many callers are blocked as there are runners; runners compute their
+// own ID once when they start, which is why runners of the default executor
+// stay alive until the nursery closes instead of exiting whenever the queue
+// runs dry. Runners on an executor do exit then: they would hold workers
+// that others share.
+//
+// On an executor, tasks wait in the nursery's queue rather than the
+// executor's, so cancelling the nursery drops them at once even when every
+// worker is busy with other nurseries' work, and one nursery cannot flood a
+// shared pool's queue.
 type limiter struct {
-	n    *Nursery
-	k    int
-	exec Executor // nil: runners are goroutines of the nursery
-	pool *Pool    // exec, when it is a *Pool
+	n          *Nursery
+	limited    bool // WithLimit was given
+	k          int  // outside callers block while active+queued >= k; 0: never
+	maxRunners int
+	exec       Executor // nil: runners are goroutines of the nursery
+	pool       *Pool    // exec, when it is a *Pool
 
-	mu      sync.Mutex
-	work    sync.Cond // idle runners wait here for tasks or close
-	queue   []item
-	head    int
-	active  int      // tasks being run by runners
-	runners int      // live runners
-	idle    int      // runners waiting on work
-	ids     []uint64 // goroutine IDs of live runners
-	waiters int      // outside callers blocked on a full nursery
-	wake    chan struct{}
-	closing bool
-	done    sync.WaitGroup // live runners
+	mu        sync.Mutex
+	work      sync.Cond // idle runners wait here for tasks or close
+	queue     []item
+	head      int
+	active    int      // tasks being run by runners
+	runners   int      // live runners, counted from when they are started
+	idle      int      // runners waiting on work
+	ids       []uint64 // goroutine IDs of live runners
+	waiters   int      // callers blocked in submit
+	unchecked int      // of them, those not known to be outside callers
+	joining   int      // callers blocked in Task.Wait
+	wake      chan struct{}
+	closing   bool
+	done      sync.WaitGroup // goroutine runners (not executor jobs)
+
+	runFn      func(worker uint64) // l.run, made once: a method value allocates
+	jobFn      func()              // l.runJob, likewise
+	feedCtx    context.Context     // ends when the nursery closes
+	feedCancel context.CancelFunc
+	feeders    sync.WaitGroup // goroutines waiting to hand a runner to the pool
+
+	stopDrop func() bool    // stops the drop of queued tasks at cancellation
+	dropping sync.WaitGroup // that drop, once started
 }
 
-func newLimiter(n *Nursery, k int, exec Executor) *limiter {
-	l := &limiter{n: n, k: k, exec: exec, wake: make(chan struct{})}
+func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
+	l := &limiter{n: n, exec: exec, wake: make(chan struct{})}
 	l.pool, _ = exec.(*Pool)
 	l.work.L = &l.mu
+	l.runFn, l.jobFn = l.run, l.runJob
+	switch {
+	case limit > 0:
+		l.limited, l.k, l.maxRunners = true, limit, limit
+		if l.pool != nil {
+			l.maxRunners = min(limit, int(l.pool.max))
+		}
+	case l.pool != nil:
+		l.k = int(l.pool.max) + cap(l.pool.tasks)
+		l.maxRunners = int(l.pool.max)
+	default:
+		// A foreign executor without a limit: starting a runner blocks
+		// in the executor's Go, which is the backpressure.
+		l.maxRunners = math.MaxInt
+	}
+	if exec != nil {
+		l.feedCtx, l.feedCancel = context.WithCancel(n.ctx)
+		l.dropping.Add(1)
+		l.stopDrop = context.AfterFunc(n.ctx, func() {
+			defer l.dropping.Done()
+			l.dropQueued()
+		})
+	}
 	return l
 }
 
@@ -63,23 +110,32 @@ func (l *limiter) pop() item {
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
 	l.mu.Lock()
-	inside, checked := false, false
-	for !inside && l.active+l.queued() >= l.k {
+	checked := false
+	for l.k > 0 && l.active+l.queued() >= l.k {
 		if ctx.Err() != nil {
 			l.mu.Unlock()
 			l.n.drop(it, nil)
 			return
 		}
-		if !checked {
+		// The caller may hold a runner only if every runner holds a task
+		// and as many callers are blocked as there are runners. Only then
+		// is it worth the microseconds to find out.
+		if !checked && l.active >= l.maxRunners && l.waiters+l.joining+1 >= l.maxRunners {
 			checked = true
 			l.mu.Unlock()
 			id := goid.Get()
 			l.mu.Lock()
-			inside = slices.Contains(l.ids, id)
+			if slices.Contains(l.ids, id) {
+				break
+			}
 			continue
 		}
-		wake := l.wake
 		l.waiters++
+		if !checked {
+			l.unchecked++
+		}
+		l.suspect()
+		wake := l.wake
 		l.mu.Unlock()
 		select {
 		case <-wake:
@@ -87,6 +143,9 @@ func (l *limiter) submit(it item) {
 		}
 		l.mu.Lock()
 		l.waiters--
+		if !checked {
+			l.unchecked--
+		}
 	}
 	l.push(it)
 	if l.idle > 0 {
@@ -94,40 +153,54 @@ func (l *limiter) submit(it item) {
 		l.mu.Unlock()
 		return
 	}
-	if l.runners >= l.k || (inside && l.exec != nil && l.pool == nil) {
-		// Every runner is busy, or the caller is a runner and starting
-		// another through a foreign executor could block it: a live
-		// runner takes the task when it is free.
+	if l.runners >= l.maxRunners {
 		l.mu.Unlock()
-		return
+		return // a busy runner takes the task when it is free
 	}
 	l.runners++
-	l.done.Add(1)
 	l.mu.Unlock()
-	l.start(inside)
+	l.start()
 }
 
-// start starts one runner. It is called with the runner already counted.
-func (l *limiter) start(inside bool) {
+// start starts one runner, already counted.
+func (l *limiter) start() {
 	switch {
 	case l.exec == nil:
-		go l.run()
-		return
-	case l.pool != nil && l.pool.tryGo(l.run):
-		return
-	case inside:
-		// The caller is a runner on a full pool: blocking here could wait
-		// for itself. Its own runner will take the queued task.
-		l.abandon(nil)
-		return
+		l.done.Add(1)
+		go l.run(0)
+	case l.pool != nil:
+		if l.pool.tryGo(l.runFn) {
+			return
+		}
+		// The pool is full. Never block the caller on it: the caller may
+		// be one of its workers, waiting for room only it could make.
+		l.mu.Lock()
+		if l.runners > 1 {
+			// Another runner is live; it takes the task.
+			l.runners--
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		l.feeders.Add(1)
+		go l.feed()
+	default:
+		if err := l.exec.Go(l.n.ctx, l.jobFn); err != nil {
+			l.abandon(err)
+		}
 	}
-	if err := l.exec.Go(l.n.ctx, l.run); err != nil {
+}
+
+// feed waits, off the pool's workers, until the pool takes a runner.
+func (l *limiter) feed() {
+	defer l.feeders.Done()
+	if err := l.pool.Go(l.feedCtx, l.jobFn); err != nil {
 		l.abandon(err)
 	}
 }
 
-// abandon uncounts a runner that never started. If it was the last one, the
-// queued tasks have nobody to run them: they are dropped with err.
+// abandon uncounts a runner the executor refused. If it was the last one,
+// the queued tasks have nobody to run them: they are dropped with err.
 func (l *limiter) abandon(err error) {
 	l.mu.Lock()
 	l.runners--
@@ -137,20 +210,39 @@ func (l *limiter) abandon(err error) {
 			orphans = append(orphans, l.pop())
 		}
 	}
+	l.broadcast()
 	l.mu.Unlock()
-	l.done.Done()
 	for _, it := range orphans {
 		l.n.drop(it, err)
 	}
 }
 
-// run is a runner: it takes queued tasks and runs them one at a time.
-func (l *limiter) run() {
-	id := goid.Get()
+// dropQueued drops every queued task once the nursery is cancelled.
+func (l *limiter) dropQueued() {
+	l.mu.Lock()
+	var dropped []item
+	for l.queued() > 0 {
+		dropped = append(dropped, l.pop())
+	}
+	l.broadcast()
+	l.mu.Unlock()
+	for _, it := range dropped {
+		l.n.drop(it, nil)
+	}
+}
+
+// runJob is a runner handed to an executor as a plain function.
+func (l *limiter) runJob() { l.run(0) }
+
+// run is a runner: it takes queued tasks and runs them one at a time. id
+// is its goroutine's ID, or 0 if it has yet to be found.
+func (l *limiter) run(id uint64) {
+	if id == 0 {
+		id = goid.Get()
+	}
 	l.mu.Lock()
 	l.ids = append(l.ids, id)
-	normal := false
-	running := false
+	normal, running := false, false
 	defer func() {
 		if normal {
 			return
@@ -164,23 +256,24 @@ func (l *limiter) run() {
 		replace := l.queued() > 0 && !l.closing
 		if replace {
 			l.runners++
-			l.done.Add(1)
 		}
 		l.mu.Unlock()
-		l.done.Done()
+		if l.exec == nil {
+			l.done.Done()
+		}
 		if replace {
-			l.start(false)
+			l.start()
 		}
 	}()
 	for {
 		for l.queued() == 0 {
 			if l.closing || l.exec != nil {
-				// Executor runners do not linger: they would hold a
-				// worker of a pool that others share.
 				l.exit(id)
 				l.mu.Unlock()
 				normal = true
-				l.done.Done()
+				if l.exec == nil {
+					l.done.Done()
+				}
 				return
 			}
 			l.idle++
@@ -189,16 +282,14 @@ func (l *limiter) run() {
 		}
 		it := l.pop()
 		l.active++
+		l.suspect()
 		running = true
 		l.mu.Unlock()
 		l.n.exec(it, true)
 		l.mu.Lock()
 		running = false
 		l.active--
-		if l.waiters > 0 {
-			close(l.wake)
-			l.wake = make(chan struct{})
-		}
+		l.broadcast()
 	}
 }
 
@@ -208,17 +299,68 @@ func (l *limiter) exit(id uint64) {
 	if i := slices.Index(l.ids, id); i >= 0 {
 		l.ids = slices.Delete(l.ids, i, i+1)
 	}
+	l.broadcast()
+}
+
+// suspect wakes the waiters that have not checked whether they hold a
+// runner when every runner holds a task and as many callers are blocked as
+// there are runners: only then can every runner be blocked. l.mu is held.
+func (l *limiter) suspect() {
+	if l.unchecked > 0 && l.active >= l.maxRunners && l.waiters+l.joining >= l.maxRunners {
+		l.broadcast()
+	}
+}
+
+// broadcast wakes every blocked caller to look again; l.mu is held.
+func (l *limiter) broadcast() {
 	if l.waiters > 0 {
 		close(l.wake)
 		l.wake = make(chan struct{})
 	}
 }
 
+// mayHelp reports whether the caller may run a queued task itself: a
+// runner may, in its own slot; without a limit, so may any worker of the
+// pool, which holds a worker slot already.
 func (l *limiter) mayHelp() bool {
 	id := goid.Get()
+	if !l.limited && l.pool != nil && l.pool.isWorker(id) {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Contains(l.ids, id)
+}
+
+// join counts callers blocked in Task.Wait, which may be runners.
+func (l *limiter) join(delta int) {
+	l.mu.Lock()
+	l.joining += delta
+	l.suspect()
+	l.mu.Unlock()
+}
+
+// help runs queued tasks in the caller of Wait when the nursery has no
+// limit and the caller is a worker of its pool: the worker would sit idle
+// in Wait, and the queued tasks may be waiting for it (nested nurseries on
+// one shared pool).
+func (l *limiter) help() {
+	l.mu.Lock()
+	empty := l.queued() == 0
+	l.mu.Unlock()
+	if empty || l.limited || l.pool == nil || !l.pool.isWorker(goid.Get()) {
+		return
+	}
+	for {
+		l.mu.Lock()
+		if l.queued() == 0 {
+			l.mu.Unlock()
+			return
+		}
+		it := l.pop()
+		l.mu.Unlock()
+		l.n.exec(it, true)
+	}
 }
 
 func (l *limiter) close() {
@@ -227,4 +369,16 @@ func (l *limiter) close() {
 	l.work.Broadcast()
 	l.mu.Unlock()
 	l.done.Wait()
+	if l.exec != nil {
+		// Runner jobs still in the executor's queue find nothing to do
+		// when they run; only our own feeders must end before Wait returns.
+		l.feedCancel()
+		l.feeders.Wait()
+	}
+	if l.stopDrop != nil {
+		if l.stopDrop() {
+			l.dropping.Done()
+		}
+		l.dropping.Wait()
+	}
 }

@@ -33,7 +33,7 @@ type Nursery struct {
 	wg sync.WaitGroup
 	// sched queues tasks when the nursery has a limit or an executor; nil
 	// means every task gets a new goroutine at once.
-	sched scheduler
+	sched *limiter
 	// closed is set once Wait has returned.
 	closed atomic.Bool
 
@@ -46,15 +46,6 @@ type Nursery struct {
 	once   sync.Once
 	err    error
 	repnic *PanicError
-}
-
-// scheduler decides where and when an accepted task runs.
-type scheduler interface {
-	submit(it item)
-	// mayHelp reports whether the calling goroutine may claim a queued
-	// task and run it itself.
-	mayHelp() bool
-	close()
 }
 
 // item is one task waiting to run: either a plain function from Go or a
@@ -105,11 +96,8 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 		o.apply(&n.cfg)
 	}
 	n.ctx, n.cancel = context.WithCancelCause(ctx)
-	switch {
-	case n.cfg.limit > 0:
+	if n.cfg.limit > 0 || n.cfg.executor != nil {
 		n.sched = newLimiter(n, n.cfg.limit, n.cfg.executor)
-	case n.cfg.executor != nil:
-		n.sched = newExecSched(n, n.cfg.executor)
 	}
 	return n
 }
@@ -164,7 +152,38 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")
 	}
+	if len(opts) == 0 && n.sched == nil && !n.closed.Load() && n.ctx.Err() == nil {
+		// The common case gets its own path: one allocation (the
+		// goroutine's closure), as small as sync.WaitGroup.Go's.
+		n.wg.Add(1)
+		go n.runFunc(fn)
+		return
+	}
 	n.submit(item{fn: fn, tc: newTaskConfig(opts)})
+}
+
+// runFunc runs a plain task started by Go without options.
+func (n *Nursery) runFunc(fn func(context.Context) error) {
+	returned := false
+	var err error
+	defer func() {
+		if returned {
+			if err == nil {
+				n.wg.Done()
+				return
+			}
+			n.settle(item{}, n.ctx, err, nil, false, false)
+			return
+		}
+		// recover must be called by the deferred function itself.
+		var pe *PanicError
+		if r := recover(); r != nil {
+			pe = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
+	}()
+	err = fn(n.ctx)
+	returned = true
 }
 
 // submit accepts a task and hands it to the scheduler.
@@ -227,6 +246,9 @@ func (n *Nursery) cancelSelf(cause error) {
 // returns the same result (or re-panics the same value). The return of
 // every task synchronizes before the return of Wait.
 func (n *Nursery) Wait() error {
+	if n.sched != nil {
+		n.sched.help()
+	}
 	n.wg.Wait()
 	n.once.Do(n.finish)
 	if n.repnic != nil {
@@ -277,7 +299,7 @@ func (n *Nursery) run(it item, queued bool) {
 		ctx = it.task.context()
 	}
 	if ctx.Err() != nil && (queued || it.task != nil && it.task.cancelledAlone()) {
-		n.drop(it, nil)
+		n.dropClaimed(it, nil)
 		return
 	}
 	var (
@@ -388,10 +410,15 @@ func (n *Nursery) interruptedBy(t runner) {
 // (refused != nil) the executor refused it. It claims a runner first, so a
 // task that a waiter already runs is left alone.
 func (n *Nursery) drop(it item, refused error) {
-	t := it.task
-	if t != nil && !t.claim() {
+	if it.task != nil && !it.task.claim() {
 		return
 	}
+	n.dropClaimed(it, refused)
+}
+
+// dropClaimed is drop for a task the caller has claimed.
+func (n *Nursery) dropClaimed(it item, refused error) {
+	t := it.task
 	defer n.wg.Done()
 	ctx := n.ctx
 	if t != nil {

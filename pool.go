@@ -36,7 +36,7 @@ type Pool struct {
 	max  int32
 	idle time.Duration
 
-	tasks     chan func()
+	tasks     chan job
 	workers   atomic.Int32
 	running   atomic.Int64
 	completed atomic.Uint64
@@ -53,6 +53,14 @@ type Pool struct {
 
 	idsMu sync.Mutex
 	ids   map[uint64]struct{} // goroutine IDs of live workers
+}
+
+// job is one task in a Pool's queue. Tasks from Pool.Go are plain
+// functions; a nursery's runners take the worker's goroutine ID, which the
+// worker computed once, so that they need not pay for it at every start.
+type job struct {
+	f      func()
+	runner func(worker uint64)
 }
 
 // A PoolOption configures a [Pool].
@@ -110,7 +118,7 @@ func NewPool(workers int, opts ...PoolOption) *Pool {
 	return &Pool{
 		max:     int32(min(workers, 1<<30)),
 		idle:    cfg.idle,
-		tasks:   make(chan func(), cfg.queue),
+		tasks:   make(chan job, cfg.queue),
 		closing: make(chan struct{}),
 		stop:    make(chan struct{}),
 		ids:     make(map[uint64]struct{}),
@@ -136,14 +144,15 @@ func (p *Pool) Go(ctx context.Context, task func()) error {
 	if p.closed.Load() {
 		return ErrPoolClosed
 	}
-	if p.spawn(task) {
+	j := job{f: task}
+	if p.spawn(j) {
 		return nil
 	}
 	select {
-	case p.tasks <- task:
+	case p.tasks <- j:
 	default:
 		select {
-		case p.tasks <- task:
+		case p.tasks <- j:
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-p.closing:
@@ -154,18 +163,20 @@ func (p *Pool) Go(ctx context.Context, task func()) error {
 	return nil
 }
 
-// tryGo submits task if a worker or queue slot is free, without blocking.
-func (p *Pool) tryGo(task func()) bool {
+// tryGo submits a runner if a worker or queue slot is free, without
+// blocking.
+func (p *Pool) tryGo(runner func(worker uint64)) bool {
 	p.inflight.Add(1)
 	defer p.inflight.Add(-1)
 	if p.closed.Load() {
 		return false
 	}
-	if p.spawn(task) {
+	j := job{runner: runner}
+	if p.spawn(j) {
 		return true
 	}
 	select {
-	case p.tasks <- task:
+	case p.tasks <- j:
 		p.ensureWorker()
 		return true
 	default:
@@ -178,13 +189,13 @@ func (p *Pool) tryGo(task func()) bool {
 // queue, so one of the two always sees the other.
 func (p *Pool) ensureWorker() {
 	if p.workers.Load() == 0 {
-		p.spawn(nil)
+		p.spawn(job{})
 	}
 }
 
 // spawn starts a worker, running first before anything queued, if the pool
 // has fewer than its maximum.
-func (p *Pool) spawn(first func()) bool {
+func (p *Pool) spawn(first job) bool {
 	for {
 		w := p.workers.Load()
 		if w >= p.max {
@@ -198,7 +209,7 @@ func (p *Pool) spawn(first func()) bool {
 	}
 }
 
-func (p *Pool) work(task func()) {
+func (p *Pool) work(task job) {
 	id := goid.Get()
 	p.idsMu.Lock()
 	p.ids[id] = struct{}{}
@@ -214,19 +225,16 @@ func (p *Pool) work(task func()) {
 			p.running.Add(-1)
 			p.workers.Add(-1)
 			if len(p.tasks) > 0 {
-				p.spawn(nil)
+				p.spawn(job{})
 			}
 		}
 		p.wg.Done()
 	}()
 	var timer *time.Timer
 	for {
-		if task != nil {
-			p.running.Add(1)
-			task()
-			p.running.Add(-1)
-			p.completed.Add(1)
-			task = nil
+		if task.f != nil || task.runner != nil {
+			p.run(task, id)
+			task = job{}
 		}
 		select {
 		case task = <-p.tasks:
@@ -253,10 +261,7 @@ func (p *Pool) work(task func()) {
 			for {
 				select {
 				case task = <-p.tasks:
-					p.running.Add(1)
-					task()
-					p.running.Add(-1)
-					p.completed.Add(1)
+					p.run(task, id)
 				default:
 					p.workers.Add(-1)
 					counted = false
@@ -265,6 +270,17 @@ func (p *Pool) work(task func()) {
 			}
 		}
 	}
+}
+
+func (p *Pool) run(j job, worker uint64) {
+	p.running.Add(1)
+	if j.runner != nil {
+		j.runner(worker)
+	} else {
+		j.f()
+	}
+	p.running.Add(-1)
+	p.completed.Add(1)
 }
 
 // reclaim re-counts an idling-out worker that found work after all.
