@@ -264,6 +264,38 @@ func TestCancelStuckCallKillsWorker(t *testing.T) {
 	assert.NotEqual(t, pid, newPid)
 }
 
+func TestKillForStuckCallFailsCoResidentCalls(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1), subprocess.CancelGrace(100*time.Millisecond))
+	pid := subprocess.WorkerPids(p)[0]
+
+	other := make(chan error, 1)
+	go func() {
+		_, err := block.Call(t.Context(), p, struct{}{})
+		other <- err
+	}()
+	waitInFlight(t, p, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := spin.Call(ctx, p, struct{}{})
+		stuck <- err
+	}()
+	waitInFlight(t, p, 2)
+	cancel()
+	assert.ErrorIs(t, <-stuck, context.Canceled)
+
+	// The call that shared the worker fails, saying why.
+	err := <-other
+	var ce *subprocess.CrashError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "block", ce.Func)
+	assert.Equal(t, pid, ce.Pid)
+	assert.Equal(t, "terminated", ce.Signal)
+	assert.Equal(t, "spin did not return within 100ms of its cancellation", ce.Reason)
+	assert.EqualError(t, err, fmt.Sprintf(`subprocess: worker %d running block was killed by signal "terminated" (spin did not return within 100ms of its cancellation)`, pid))
+}
+
 func TestCancelCooperativeCallKeepsWorker(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, subprocess.Workers(1))
