@@ -74,6 +74,11 @@ var errNoFunctions = errors.New("nursery: First needs at least one function")
 // cancelling the others — happy eyeballs. If all fail, it returns all their
 // errors joined, each naming its index. First returns only after every
 // function has returned. With no functions it returns an error at once.
+//
+// The value of a function that succeeds after another has won is
+// discarded. When values hold resources (connections, files), First cannot
+// close them for you: record the winner yourself and release the others'
+// values in the functions, as examples/eyeballs does.
 func First[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if len(fns) == 0 {

@@ -2,6 +2,7 @@ package nursery
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,8 @@ type Nursery struct {
 	closed atomic.Bool
 
 	mu            sync.Mutex
-	errs          []error       // failures, in the order they happened
+	errs          []error       // failures, in the order they happened, named
+	raw           []error       // the same failures as the tasks returned them
 	panics        []*PanicError // panics, in the order they happened
 	selfCancelled bool          // the nursery cancelled itself (Cancel or a failure) before anything else did
 	interrupted   bool          // some task returned or skipped because of the parent's cancellation
@@ -129,12 +131,14 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 	finished = true
 	if bodyErr != nil {
 		n.cancelSelf(bodyErr)
-		bodyErr = nameError(bodyErr, n.cfg.name)
 	}
 	err := n.Wait()
-	if bodyErr == nil {
+	if bodyErr == nil || n.failedWith(bodyErr) {
+		// A body that returns a task's error (say, from Task.Wait) does
+		// not report it twice.
 		return err
 	}
+	bodyErr = nameError(bodyErr, n.cfg.name)
 	if err == nil {
 		return bodyErr
 	}
@@ -380,6 +384,7 @@ func (n *Nursery) fail(err error, task string, always bool) {
 	werr := nameError(err, n.cfg.name, task)
 	n.mu.Lock()
 	n.errs = append(n.errs, werr)
+	n.raw = append(n.raw, err)
 	if always || !n.cfg.collect {
 		n.cancelLocked(err)
 	}
@@ -391,6 +396,18 @@ func (n *Nursery) cancelLocked(cause error) {
 		n.selfCancelled = true
 		n.cancel(cause)
 	}
+}
+
+// failedWith reports whether err is exactly one of the tasks' failures.
+func (n *Nursery) failedWith(err error) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, r := range n.raw {
+		if errors.Is(err, r) && errors.Is(r, err) {
+			return true
+		}
+	}
+	return false
 }
 
 // interruptedBy notes that a task ended because of a cancellation; only
