@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every check the project makes, on a machine with nothing but Go:
+# formatting, vet, staticcheck, go.mod tidiness, the race-enabled tests of
+# every module, a short fuzz run, and one iteration of every benchmark.
+# Tools are fetched through the Go module proxy at pinned versions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME=${FUZZTIME:-20s}
+
+# Every module in the repository: the library and the ones beside it that
+# keep their dependencies (peer libraries, NATS) out of the library's go.mod.
+modules=(.)
+for m in bench natsexec; do
+	[ -f "$m/go.mod" ] && modules+=("$m")
+done
+
+step() { printf '\n== %s\n' "$*"; }
+
+step gofmt
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+for m in "${modules[@]}"; do
+	step "go mod tidy -diff ($m)"
+	(cd "$m" && go mod tidy -diff)
+	step "go vet ($m)"
+	(cd "$m" && go vet ./...)
+	step "staticcheck ($m)"
+	(cd "$m" && go run "$STATICCHECK" ./...)
+done
+
+step "cross-compile (windows, darwin)"
+GOOS=windows go build ./...
+GOOS=darwin go build ./...
+
+for m in "${modules[@]}"; do
+	[ "$m" = bench ] && continue
+	step "go test -race -shuffle=on ($m)"
+	(cd "$m" && go test -race -shuffle=on -count=1 ./...)
+done
+
+step "fuzz FuzzTree for $FUZZTIME"
+go test -run '^$' -fuzz '^FuzzTree$' -fuzztime "$FUZZTIME" .
+
+step "benchmarks, one iteration each (bench module)"
+(cd bench && go test -run '^$' -bench . -benchtime 1x ./...)
