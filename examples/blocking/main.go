@@ -71,8 +71,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	if err := pool.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "pool: %d blocking reads done, %d workers left\n",
-		pool.Stats().Completed, pool.Stats().Workers)
+	fmt.Fprintf(w, "pool closed: %d workers left\n", pool.Stats().Workers)
 	return nil
 }
 

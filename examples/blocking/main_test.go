@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(t.Context(), &out, t.TempDir()))
 	assert.Equal(t, `alpha: alpha-1.txt=5 alpha-2.txt=10 alpha-3.txt=15 (30 bytes)
 beta: beta-1.txt=4 beta-2.txt=8 beta-3.txt=12 (24 bytes)
-pool: 6 blocking reads done, 0 workers left
+pool closed: 0 workers left
 `, out.String())
 }
 
