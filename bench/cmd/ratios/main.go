@@ -6,7 +6,7 @@
 // Run it from the bench module:
 //
 //	cd bench && go run ./cmd/ratios              # every group, once
-//	go run ./cmd/ratios -count 6                 # medians of 6 interleaved runs
+//	go run ./cmd/ratios -count 6                 # medians (and minima) of 6 interleaved runs
 //	go run ./cmd/ratios -short                   # quick smoke (-benchtime 20x)
 //	go run ./cmd/ratios -run 'limit8|spawn-100/' # groups/cases matching a regexp
 //	go run ./cmd/ratios -md                      # Markdown tables, for a README
@@ -115,6 +115,16 @@ func (r *row) spread() float64 {
 	return (hi - lo) / r.median(func(s sample) float64 { return s.ns })
 }
 
+// min returns the smallest ns/task: on a loaded machine, the closest to the
+// cost of the code itself.
+func (r *row) min() float64 {
+	m := math.Inf(1)
+	for _, s := range r.samples {
+		m = min(m, s.ns)
+	}
+	return m
+}
+
 func ns(s sample) float64     { return s.ns }
 func allocs(s sample) float64 { return s.allocs }
 func bytes(s sample) float64  { return s.bytes }
@@ -190,7 +200,7 @@ func printGroup(w io.Writer, g bench.Group, rows []*row, md bool) {
 			what += " (fastest peer)"
 		}
 	}
-	cols := []string{"impl", "role", "ns/task", "±", "allocs/task", "B/task", "ratio"}
+	cols := []string{"impl", "role", "ns/task", "±", "min", "allocs/task", "B/task", "ratio"}
 	fmt.Fprintf(w, "\n%s%s/%s (issue %d), %d tasks/op, %s\n%s\n", map[bool]string{true: "#### ", false: "== "}[md],
 		g.Family, g.Name, g.Issue, g.Tasks, what, g.Note)
 	var tw *tabwriter.Writer
@@ -211,7 +221,7 @@ func printGroup(w io.Writer, g bench.Group, rows []*row, md bool) {
 	}
 	for _, r := range rows {
 		if len(r.samples) == 0 {
-			line(r.Name, r.Role.String(), "FAILED", "", "", "", "")
+			line(r.Name, r.Role.String(), "FAILED", "", "", "", "", "")
 			continue
 		}
 		ratio := ""
@@ -222,7 +232,7 @@ func printGroup(w io.Writer, g bench.Group, rows []*row, md bool) {
 		if s := r.spread(); !math.IsNaN(s) {
 			spread = fmt.Sprintf("%.0f%%", 100*s/2)
 		}
-		line(r.Name, r.Role.String(), fmt.Sprintf("%.1f", r.median(ns)), spread,
+		line(r.Name, r.Role.String(), fmt.Sprintf("%.1f", r.median(ns)), spread, fmt.Sprintf("%.1f", r.min()),
 			fmt.Sprintf("%.2f", r.median(allocs)), fmt.Sprintf("%.1f", r.median(bytes)), ratio)
 	}
 	if tw != nil {
