@@ -162,3 +162,7 @@ type hasFunc struct {
 type box struct{ V any }
 
 type unregistered struct{ X int }
+
+var gomaxprocs = subprocess.Register("gomaxprocs", func(context.Context, struct{}) (int, error) {
+	return runtime.GOMAXPROCS(0), nil
+})

@@ -38,8 +38,11 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// Workers sets the number of worker processes (default GOMAXPROCS). It
-// panics if n < 1.
+// Workers sets the number of worker processes (default GOMAXPROCS). Each
+// worker runs with GOMAXPROCS set to the parent's GOMAXPROCS divided by n
+// (at least 1), so that the pool as a whole uses as many cores as the
+// parent would, without oversubscribing them; set GOMAXPROCS with [Env] to
+// change that. It panics if n < 1.
 func Workers(n int) Option {
 	if n < 1 {
 		panic("subprocess: Workers(n) with n < 1")

@@ -80,12 +80,15 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subprocess: finding the program to run as workers: %w", err)
 	}
-	env := append(os.Environ(), cfg.env...)
+	// The workers share the parent's cores instead of each taking them all
+	// (Env may say otherwise: the last entry for a key wins).
+	procs := fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/cfg.workers))
+	env := append(append(os.Environ(), procs), cfg.env...)
 	p := &Pool{
 		cfg:       cfg,
 		ctx:       ctx,
 		exe:       exe,
-		env:       append(env[:len(env):len(env)], workerEnv),
+		env:       append(env, workerEnv),
 		abortDone: make(chan struct{}),
 		all:       make(map[*worker]struct{}),
 		quit:      make(chan struct{}),

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,6 +62,25 @@ func TestCall(t *testing.T) {
 	require.NoError(t, p.Invoke(ctx, "echo", "discarded", nil))
 	err = p.Invoke(ctx, "echo", "x", out)
 	assert.ErrorContains(t, err, "subprocess: echo: the result must be decoded into a non-nil pointer, not string")
+}
+
+func TestWorkersShareTheCores(t *testing.T) {
+	t.Parallel()
+	procs := runtime.GOMAXPROCS(0)
+	p := newPool(t, subprocess.Workers(1))
+	n, err := gomaxprocs.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	assert.Equal(t, procs, n)
+
+	p = newPool(t, subprocess.Workers(2*procs))
+	n, err = gomaxprocs.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+
+	p = newPool(t, subprocess.Workers(1), subprocess.Env("GOMAXPROCS=3"))
+	n, err = gomaxprocs.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
 }
 
 func TestRemoteError(t *testing.T) {
@@ -527,12 +547,8 @@ func TestCloseWaitsForCalls(t *testing.T) {
 	}()
 	waitInFlight(t, p, 1)
 	require.NoError(t, p.Close())
-	select {
-	case err := <-res:
-		assert.NoError(t, err, "the call in flight finished")
-	default:
-		t.Fatal("Close returned before the call in flight")
-	}
+	assert.NoError(t, <-res, "the call in flight ran to completion")
+	assert.Empty(t, subprocess.WorkerPids(p))
 }
 
 func TestPoolContextEndKillsWorkers(t *testing.T) {
