@@ -22,8 +22,10 @@ import (
 // and, on Linux, are killed by the kernel if the parent dies, even by
 // SIGKILL; elsewhere they exit as soon as their pipe from the parent ends.
 //
-// A Pool is safe for concurrent use. It must be closed with [Pool.Close],
-// after the calls made through it have returned.
+// A Pool is safe for concurrent use and must not be copied. It must be
+// closed with [Pool.Close], after the calls made through it have returned:
+// create it outside the nursery whose tasks use it, and close it after
+// that nursery's Wait.
 type Pool struct {
 	cfg       config
 	ctx       context.Context
