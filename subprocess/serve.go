@@ -32,6 +32,10 @@ var servedMain atomic.Bool
 // In a process started as a worker by a Pool, Main serves calls of the
 // registered functions until the pool stops it, then exits the process; it
 // never returns. In any other process it returns at once.
+//
+// Workers run the program's package initialization like any process does
+// (that is how they know the registered functions), so keep side effects
+// out of init functions and package-level variables.
 func Main() {
 	v, ok := os.LookupEnv(envWorker)
 	if !ok {
