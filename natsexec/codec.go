@@ -1,0 +1,187 @@
+package natsexec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+)
+
+// A codec carries values with encoding/gob, as the subprocess package
+// does, but over messages rather than a stream.
+//
+// A gob stream describes each type once, and decoding a type description
+// is what makes gob slow for short messages (a fresh encoder and decoder per
+// message cost tens of microseconds, against about one for a long-lived
+// pair). NATS messages are independent, so a message cannot rely on an
+// earlier one. The codec keeps one long-lived encoder per Go type and sends,
+// with every value, the type descriptions that encoder has produced so far
+// (a few hundred bytes at most); the receiving codec keeps decoders already
+// primed with those exact descriptions, keyed by their bytes, and feeds
+// them only the value. A message is thus self-contained, yet encoded and
+// decoded at the cost of a gob stream.
+//
+// The wire form of a value is: uvarint len(defs), defs, value message,
+// where defs and the value message are gob messages as a gob stream holds
+// them. A codec is safe for concurrent use.
+type codec struct {
+	mu   sync.Mutex
+	encs map[reflect.Type]*typeEncoder
+	decs map[string]*decoderStack
+}
+
+func newCodec() *codec {
+	return &codec{encs: make(map[reflect.Type]*typeEncoder), decs: make(map[string]*decoderStack)}
+}
+
+// typeEncoder is the long-lived gob encoder of one type.
+type typeEncoder struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	enc  *gob.Encoder
+	defs []byte // every type description enc has written
+}
+
+// appendEncode appends the wire form of v to dst.
+func (c *codec) appendEncode(dst []byte, v any) ([]byte, error) {
+	t := reflect.TypeOf(v)
+	c.mu.Lock()
+	te := c.encs[t]
+	if te == nil {
+		te = &typeEncoder{}
+		te.enc = gob.NewEncoder(&te.buf)
+		c.encs[t] = te
+	}
+	c.mu.Unlock()
+
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	te.buf.Reset()
+	if err := te.enc.Encode(v); err != nil {
+		// The encoder may have recorded types it did not send: start over.
+		te.enc, te.defs = gob.NewEncoder(&te.buf), nil
+		return dst, err
+	}
+	b := te.buf.Bytes()
+	var value []byte
+	for len(b) > 0 {
+		n, w, ok := gobUint(b)
+		if !ok || uint64(len(b)-w) < n {
+			return dst, errors.New("natsexec: gob wrote a malformed message")
+		}
+		msg := b[:w+int(n)]
+		id, _, ok := gobInt(b[w : w+int(n)])
+		if !ok {
+			return dst, errors.New("natsexec: gob wrote a malformed message")
+		}
+		if id < 0 {
+			te.defs = append(te.defs, msg...)
+		} else {
+			value = msg
+		}
+		b = b[len(msg):]
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(te.defs)))
+	dst = append(dst, te.defs...)
+	return append(dst, value...), nil
+}
+
+// decode decodes the wire form data into v, a pointer (or nil to discard).
+func (c *codec) decode(data []byte, v any) error {
+	n, w := binary.Uvarint(data)
+	if w <= 0 || uint64(len(data)-w) < n {
+		return errors.New("natsexec: malformed value")
+	}
+	defs, value := data[w:w+int(n)], data[w+int(n):]
+	c.mu.Lock()
+	ds := c.decs[string(defs)]
+	if ds == nil {
+		ds = &decoderStack{}
+		c.decs[string(defs)] = ds
+	}
+	c.mu.Unlock()
+
+	d := ds.pop()
+	if d == nil {
+		d = &primedDecoder{}
+		d.r.Reset(append(defs[:len(defs):len(defs)], value...))
+		d.dec = gob.NewDecoder(&d.r)
+	} else {
+		d.r.Reset(value)
+	}
+	if err := d.dec.Decode(v); err != nil {
+		return fmt.Errorf("natsexec: gob: %w", err)
+	}
+	if d.r.Len() != 0 {
+		return errors.New("natsexec: malformed value: trailing bytes")
+	}
+	ds.push(d)
+	return nil
+}
+
+// primedDecoder is a gob decoder that has read some type descriptions.
+// Its reader is a bytes.Reader, an io.ByteReader, so that gob reads
+// exactly one message per value and never buffers ahead.
+type primedDecoder struct {
+	r   bytes.Reader
+	dec *gob.Decoder
+}
+
+// decoderStack holds idle decoders primed with the same descriptions.
+type decoderStack struct {
+	mu   sync.Mutex
+	idle []*primedDecoder
+}
+
+// maxIdleDecoders bounds the decoders kept for one set of descriptions.
+const maxIdleDecoders = 64
+
+func (s *decoderStack) pop() *primedDecoder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.idle) == 0 {
+		return nil
+	}
+	d := s.idle[len(s.idle)-1]
+	s.idle = s.idle[:len(s.idle)-1]
+	return d
+}
+
+func (s *decoderStack) push(d *primedDecoder) {
+	s.mu.Lock()
+	if len(s.idle) < maxIdleDecoders {
+		s.idle = append(s.idle, d)
+	}
+	s.mu.Unlock()
+}
+
+// gobUint decodes an unsigned integer as gob encodes it: values below 128
+// in one byte, others as a negated byte count and big-endian bytes.
+func gobUint(b []byte) (v uint64, n int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	if b[0] < 0x80 {
+		return uint64(b[0]), 1, true
+	}
+	k := -int(int8(b[0]))
+	if k > 8 || len(b) < 1+k {
+		return 0, 0, false
+	}
+	for _, c := range b[1 : 1+k] {
+		v = v<<8 | uint64(c)
+	}
+	return v, 1 + k, true
+}
+
+// gobInt decodes a signed integer as gob encodes it.
+func gobInt(b []byte) (int64, int, bool) {
+	u, n, ok := gobUint(b)
+	if u&1 != 0 {
+		return ^int64(u >> 1), n, ok
+	}
+	return int64(u >> 1), n, ok
+}

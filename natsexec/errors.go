@@ -1,0 +1,48 @@
+package natsexec
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNoWorkers is the error of a call made when no worker has been
+	// heard from for a lease (see [Lease]).
+	ErrNoWorkers = errors.New("natsexec: no workers")
+
+	// ErrDisconnected is matched by the error of a call made while the
+	// pool's connection to NATS is down, and of the calls in flight when it
+	// went down (as a *[WorkerLostError]): their results cannot arrive.
+	ErrDisconnected = errors.New("natsexec: not connected to NATS")
+
+	// ErrWorkerStopped is the cause with which a stopping worker cancels
+	// the calls still running after its [ShutdownGrace].
+	ErrWorkerStopped = errors.New("natsexec: worker stopped")
+)
+
+// WorkerLostError is the error of a call whose worker was lost while it
+// was running the call: the pool heard neither a result nor a renewal of
+// the call's lease for the lease time (the worker died, was cut off, or
+// never got the call), or the pool's own connection went down. The
+// function may have run, wholly or partly; unless it was declared
+// [Idempotent], the call is not retried.
+type WorkerLostError struct {
+	// Worker is the lost worker's name (see [WorkerName]).
+	Worker string
+	// Func is the name of the registered function that was called.
+	Func string
+	// Reason says how the loss was detected.
+	Reason string
+	// Err is ErrDisconnected when the pool's connection went down, or nil.
+	Err error
+}
+
+var _ error = (*WorkerLostError)(nil)
+
+// Error names the worker, the function and the reason.
+func (e *WorkerLostError) Error() string {
+	return fmt.Sprintf("natsexec: worker %s running %s was lost: %s", e.Worker, e.Func, e.Reason)
+}
+
+// Unwrap returns Err.
+func (e *WorkerLostError) Unwrap() error { return e.Err }
