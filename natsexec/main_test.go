@@ -28,6 +28,7 @@ const (
 	envName        = "NATSEXEC_TEST_NAME"        // WorkerName
 	envConcurrency = "NATSEXEC_TEST_CONCURRENCY" // Concurrency
 	envHeartbeat   = "NATSEXEC_TEST_HEARTBEAT"   // Heartbeat
+	envExit        = "NATSEXEC_TEST_EXIT"        // exit at once (exec-per-call)
 )
 
 // eventsSubject is where the test functions report what they see, since
@@ -46,6 +47,9 @@ func report(format string, args ...any) {
 
 func TestMain(m *testing.M) {
 	subprocess.Main()
+	if os.Getenv(envExit) != "" {
+		os.Exit(0)
+	}
 	if url := os.Getenv(envWorker); url != "" {
 		os.Exit(worker(url))
 	}
