@@ -2,6 +2,7 @@ package natsexec
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -24,9 +25,16 @@ import (
 // them only the value. A message is thus self-contained, yet encoded and
 // decoded at the cost of a gob stream.
 //
-// The wire form of a value is: uvarint len(defs), defs, value message,
-// where defs and the value message are gob messages as a gob stream holds
-// them. A codec is safe for concurrent use.
+// Values of types that hold interfaces are the exception: gob describes the
+// concrete type of an interface value inside the value itself, and only the
+// first time, so that such values cannot be decoded apart from the stream
+// they were encoded in. They travel as a whole gob stream each, encoded and
+// decoded by a fresh encoder and decoder (correct, and slower).
+//
+// The wire form of a value is a byte saying which form follows; then
+// either uvarint len(defs), defs and the value message, where defs and the
+// value message are gob messages as a gob stream holds them, or a whole gob
+// stream. A codec is safe for concurrent use.
 type codec struct {
 	mu   sync.Mutex
 	encs map[reflect.Type]*typeEncoder
@@ -39,6 +47,8 @@ func newCodec() *codec {
 
 // typeEncoder is the long-lived gob encoder of one type.
 type typeEncoder struct {
+	stream bool // the type holds interfaces: send a whole stream
+
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	enc  *gob.Encoder
@@ -51,12 +61,20 @@ func (c *codec) appendEncode(dst []byte, v any) ([]byte, error) {
 	c.mu.Lock()
 	te := c.encs[t]
 	if te == nil {
-		te = &typeEncoder{}
+		te = &typeEncoder{stream: holdsInterface(t, make(map[reflect.Type]bool))}
 		te.enc = gob.NewEncoder(&te.buf)
 		c.encs[t] = te
 	}
 	c.mu.Unlock()
 
+	if te.stream {
+		var buf bytes.Buffer
+		buf.WriteByte(formStream)
+		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+			return dst, err
+		}
+		return append(dst, buf.Bytes()...), nil
+	}
 	te.mu.Lock()
 	defer te.mu.Unlock()
 	te.buf.Reset()
@@ -77,13 +95,17 @@ func (c *codec) appendEncode(dst []byte, v any) ([]byte, error) {
 		if !ok {
 			return dst, errors.New("natsexec: gob wrote a malformed message")
 		}
-		if id < 0 {
-			te.defs = append(te.defs, msg...)
-		} else {
-			value = msg
+		if id >= 0 {
+			value = b // the value, and nothing else, follows the descriptions
+			break
 		}
+		te.defs = append(te.defs, msg...)
 		b = b[len(msg):]
 	}
+	if value == nil {
+		return dst, errors.New("natsexec: gob wrote no value")
+	}
+	dst = append(dst, formPrimed)
 	dst = binary.AppendUvarint(dst, uint64(len(te.defs)))
 	dst = append(dst, te.defs...)
 	return append(dst, value...), nil
@@ -91,6 +113,16 @@ func (c *codec) appendEncode(dst []byte, v any) ([]byte, error) {
 
 // decode decodes the wire form data into v, a pointer (or nil to discard).
 func (c *codec) decode(data []byte, v any) error {
+	if len(data) == 0 {
+		return errors.New("natsexec: malformed value")
+	}
+	form, data := data[0], data[1:]
+	if form == formStream {
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
+			return fmt.Errorf("natsexec: gob: %w", err)
+		}
+		return nil
+	}
 	n, w := binary.Uvarint(data)
 	if w <= 0 || uint64(len(data)-w) < n {
 		return errors.New("natsexec: malformed value")
@@ -121,6 +153,47 @@ func (c *codec) decode(data []byte, v any) error {
 	ds.push(d)
 	return nil
 }
+
+// The forms of a value on the wire.
+const (
+	formPrimed byte = iota // descriptions, then the value
+	formStream             // a whole gob stream
+)
+
+// holdsInterface reports whether values of type t can hold interface
+// values that gob would encode (in exported fields, elements, keys).
+func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	for _, m := range []reflect.Type{gobEncoderType, binaryMarshalerType, textMarshalerType} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return false // gob uses the type's own encoding
+		}
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsInterface(t.Elem(), seen)
+	case reflect.Map:
+		return holdsInterface(t.Key(), seen) || holdsInterface(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && holdsInterface(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	gobEncoderType      = reflect.TypeFor[gob.GobEncoder]()
+	binaryMarshalerType = reflect.TypeFor[encoding.BinaryMarshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+)
 
 // primedDecoder is a gob decoder that has read some type descriptions.
 // Its reader is a bytes.Reader, an io.ByteReader, so that gob reads

@@ -3,6 +3,8 @@ package natsexec
 import (
 	"errors"
 	"fmt"
+
+	"github.com/structured-go/nursery/subprocess"
 )
 
 var (
@@ -16,8 +18,10 @@ var (
 	ErrDisconnected = errors.New("natsexec: not connected to NATS")
 
 	// ErrWorkerStopped is the cause with which a stopping worker cancels
-	// the calls still running after its [ShutdownGrace].
-	ErrWorkerStopped = errors.New("natsexec: worker stopped")
+	// the calls still running after its [ShutdownGrace]. It is registered
+	// with subprocess.RegisterError, so that the error of a call that
+	// returns it matches it.
+	ErrWorkerStopped = subprocess.RegisterError("natsexec.ErrWorkerStopped", errors.New("natsexec: worker stopped"))
 )
 
 // WorkerLostError is the error of a call whose worker was lost while it

@@ -2,11 +2,13 @@ package natsexec_test
 
 import (
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/signal"
+	"reflect"
 	"strconv"
 	"syscall"
 	"testing"
@@ -229,3 +231,25 @@ func nextEvent(tb testing.TB, ch chan string) string {
 		return ""
 	}
 }
+
+type (
+	point  struct{ X int }
+	record struct {
+		Name string
+		Tags map[string][]int
+		Any  any
+	}
+)
+
+func init() { gob.Register(point{}) }
+
+// echo returns its input changed, so that both directions are checked.
+var echo = subprocess.Register("natsexectest.echo", func(_ context.Context, r record) (record, error) {
+	r.Name += "!"
+	if p, ok := r.Any.(point); ok {
+		r.Any = point{X: p.X + 1}
+	}
+	return r, nil
+})
+
+func deref(p any) any { return reflect.ValueOf(p).Elem().Interface() }
