@@ -139,6 +139,14 @@ var (
 // chooses (or on port, if not 0) and stops it at the end of the test.
 func startServer(tb testing.TB, port int) *server.Server {
 	tb.Helper()
+	s := newServer(tb, port)
+	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// newServer is startServer without the cleanup.
+func newServer(tb testing.TB, port int) *server.Server {
+	tb.Helper()
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
@@ -146,7 +154,6 @@ func startServer(tb testing.TB, port int) *server.Server {
 	require.NoError(tb, err)
 	s.Start()
 	require.True(tb, s.ReadyForConnections(10*time.Second), "NATS server not ready")
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
 }
 
@@ -186,6 +193,9 @@ func startWorker(tb testing.TB, url, name string, concurrency int, heartbeat tim
 		select {
 		case <-w.done:
 		case <-time.After(10 * time.Second):
+			tb.Errorf("worker %s did not stop within 10s of SIGTERM", name)
+			cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(time.Second)
 			cancel()
 			<-w.done
 		}

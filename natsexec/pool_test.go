@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -255,6 +256,15 @@ func TestServerRestart(t *testing.T) {
 	const heartbeat = 100 * time.Millisecond
 	s := startServer(t, 0)
 	url := s.ClientURL()
+	var restarted *server.Server
+	// Registered before the workers' cleanups, so that it runs after them:
+	// stopping workers need the server.
+	t.Cleanup(func() {
+		if restarted != nil {
+			restarted.Shutdown()
+			restarted.WaitForShutdown()
+		}
+	})
 	startWorker(t, url, "w1", 4, heartbeat)
 	startWorker(t, url, "w2", 4, heartbeat)
 	pool := newPool(t, url, natsexec.Lease(500*time.Millisecond))
@@ -286,7 +296,7 @@ func TestServerRestart(t *testing.T) {
 	_, err := sum.Call(t.Context(), pool, sumIn{A: 1})
 	require.ErrorIs(t, err, natsexec.ErrDisconnected)
 
-	startServer(t, port)
+	restarted = newServer(t, port)
 	waitWorkers(t, pool, "w1", "w2")
 	out, err := sum.Call(t.Context(), pool, sumIn{A: 1, B: 1})
 	require.NoError(t, err)

@@ -155,6 +155,11 @@ func (s *server) heartbeat() heartbeat {
 // drain stops the worker's subscription, letting its callback handle (and
 // refuse) what was delivered already.
 func (s *server) drain(sub *nats.Subscription) {
+	if !s.nc.IsConnected() {
+		// Draining needs the server; without it, nothing more arrives.
+		sub.Unsubscribe()
+		return
+	}
 	closed := sub.StatusChanged(nats.SubscriptionClosed)
 	if err := sub.Drain(); err != nil {
 		sub.Unsubscribe()
