@@ -506,12 +506,14 @@ func TestPoolStressSubmitCancelClose(t *testing.T) {
 				assert.True(t, isClosed(n.Context().Done()))
 			})
 		}
+		allDone := make(chan struct{})
+		go func() { wg.Wait(); close(allDone) }()
 		if it%2 == 0 {
 			briefPause()
 			require.NoError(t, p.Close())
-			wg.Wait()
+			waitOrFail(t, allDone, fmt.Sprintf("iteration %d: submitters", it))
 		} else {
-			wg.Wait()
+			waitOrFail(t, allDone, fmt.Sprintf("iteration %d: submitters", it))
 			require.NoError(t, p.Close())
 		}
 		assert.Equal(t, accepted.Load(), ran.Load(), "iteration %d: an accepted task did not run exactly once", it)

@@ -305,70 +305,78 @@ func FuzzPool(f *testing.F) {
 		var accepted, ran atomic.Int32
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var wg sync.WaitGroup
-		closed := false
-		for i, op := range data[1:] {
-			n := ns[i%len(ns)]
-			switch op % 6 {
-			case 0: // direct submission from another goroutine
-				wg.Go(func() {
-					if p.Go(ctx, func() { ran.Add(1) }) == nil {
-						accepted.Add(1)
-					}
-				})
-			case 1:
-				n.Go(noop)
-			case 2:
-				n.Go(func(ctx context.Context) error {
-					n.Go(blockOnCtxOrSoon)
-					return nil
-				})
-			case 3:
-				n.Go(func(ctx context.Context) error {
-					_, err := nursery.Spawn(n, func(ctx context.Context) (int, error) { return 1, nil }).Wait()
-					if err != nil && !errors.Is(err, nursery.ErrPoolClosed) && ctx.Err() == nil {
-						return fmt.Errorf("child failed: %w", err)
-					}
-					return nil
-				})
-			case 4:
-				n.Cancel(errStop)
-				if op%12 == 10 {
-					cancel()
-				}
-			case 5:
-				if !closed {
-					closed = true
+		var mu sync.Mutex
+		var errs []string
+		report := func(format string, args ...any) {
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			var wg sync.WaitGroup
+			closed := false
+			for i, op := range data[1:] {
+				n := ns[i%len(ns)]
+				switch op % 6 {
+				case 0: // direct submission from another goroutine
 					wg.Go(func() {
-						if err := p.Close(); err != nil {
-							t.Errorf("Close: %v", err)
+						if p.Go(ctx, func() { ran.Add(1) }) == nil {
+							accepted.Add(1)
 						}
 					})
+				case 1:
+					n.Go(noop)
+				case 2:
+					n.Go(func(ctx context.Context) error {
+						n.Go(blockOnCtxOrSoon)
+						return nil
+					})
+				case 3:
+					n.Go(func(ctx context.Context) error {
+						_, err := nursery.Spawn(n, func(ctx context.Context) (int, error) { return 1, nil }).Wait()
+						if err != nil && !errors.Is(err, nursery.ErrPoolClosed) && ctx.Err() == nil {
+							return fmt.Errorf("child failed: %w", err)
+						}
+						return nil
+					})
+				case 4:
+					n.Cancel(errStop)
+					if op%12 == 10 {
+						cancel()
+					}
+				case 5:
+					if !closed {
+						closed = true
+						wg.Go(func() {
+							if err := p.Close(); err != nil {
+								report("Close: %v", err)
+							}
+						})
+					}
 				}
 			}
-		}
-		for _, n := range ns {
-			done := make(chan struct{})
-			var err error
-			go func() { defer close(done); err = n.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(deadlockTimeout):
-				t.Fatalf("Wait did not return for %x (deadlock?)\n%s", data, allStacks())
-			}
-			for _, leaf := range leaves(err) {
-				if leaf != nursery.ErrPoolClosed {
-					t.Errorf("unexpected error leaf %q (%T) in %q", leaf, leaf, err)
+			for _, n := range ns {
+				err := n.Wait()
+				for _, leaf := range leaves(err) {
+					if leaf != nursery.ErrPoolClosed {
+						report("unexpected error leaf %q (%T) in %q", leaf, leaf, err)
+					}
 				}
 			}
-		}
-		wg.Wait()
-		if !closed {
-			if err := p.Close(); err != nil {
-				t.Errorf("Close: %v", err)
+			wg.Wait()
+			if err := p.Close(); err != nil && !closed {
+				report("Close: %v", err)
 			}
-		} else {
-			_ = p.Close()
+		}()
+		select {
+		case <-finished:
+		case <-time.After(deadlockTimeout):
+			t.Fatalf("submissions and Waits did not finish for %x (deadlock?)\n%s", data, allStacks())
+		}
+		for _, e := range errs {
+			t.Error(e)
 		}
 		if a, r := accepted.Load(), ran.Load(); a != r {
 			t.Errorf("%d tasks accepted by Pool.Go, %d ran", a, r)

@@ -390,17 +390,20 @@ func TestLimitSpawnWaitChainsStress(t *testing.T) {
 						return v + 1, err
 					}
 				}
-				if it%3 == 0 {
-					n.Go(func(context.Context) error { return errBoom })
-				}
-				for range k + 1 {
-					n.Go(func(ctx context.Context) error {
-						_, err := chain(3)(ctx)
-						return err
-					})
-				}
 				done := make(chan struct{})
-				go func() { defer close(done); _ = n.Wait() }()
+				go func() {
+					defer close(done)
+					if it%3 == 0 {
+						n.Go(func(context.Context) error { return errBoom })
+					}
+					for range k + 1 {
+						n.Go(func(ctx context.Context) error {
+							_, err := chain(3)(ctx)
+							return err
+						})
+					}
+					_ = n.Wait()
+				}()
 				waitOrFail(t, done, fmt.Sprintf("iteration %d: Wait on a limited nursery of Spawn+Wait chains", it))
 			}
 		})

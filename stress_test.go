@@ -39,52 +39,59 @@ func TestStressCreateSpawnCancelWait(t *testing.T) {
 		parent, cancelParent := context.WithCancelCause(t.Context())
 		n := nursery.New(parent, opts...)
 		tasks := 1 + rng.IntN(8)
-		failing := 0
-		var handles []*nursery.Task[int]
-		for j := range tasks {
-			switch rng.IntN(6) {
-			case 0:
-				failing++
-				n.Go(func(context.Context) error { return fmt.Errorf("task %d: %w", j, errBoom) })
-			case 1:
-				n.Go(blockOnCtxOrSoon)
-			case 2:
-				handles = append(handles, nursery.Spawn(n, func(ctx context.Context) (int, error) {
-					runtime.Gosched()
-					return j, nil
-				}))
-			case 3:
-				n.Go(func(ctx context.Context) error {
-					n.Go(noop) // dynamic spawn
-					return nil
-				})
-			case 4:
-				handles = append(handles, nursery.Spawn(n, func(ctx context.Context) (int, error) {
-					return j, blockOnCtxOrSoon(ctx)
-				}))
-			default:
-				n.Go(noop)
-			}
+		kinds := make([]int, tasks)
+		for j := range kinds {
+			kinds[j] = rng.IntN(6)
 		}
 		cancelKind := rng.IntN(4)
-		switch cancelKind {
-		case 1:
-			go n.Cancel(errStop)
-		case 2:
-			go cancelParent(errParent)
-		case 3:
-			if len(handles) > 0 {
-				go handles[0].Cancel(errStop)
-			}
-		}
+		failing := 0
+		var handles []*nursery.Task[int]
 		results := make([]error, 2)
-		var wg sync.WaitGroup
-		for i := range results {
-			wg.Go(func() { results[i] = n.Wait() })
-		}
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		waitOrFail(t, done, fmt.Sprintf("iteration %d: Wait", it))
+		go func() {
+			defer close(done)
+			for j, kind := range kinds {
+				switch kind {
+				case 0:
+					failing++
+					n.Go(func(context.Context) error { return fmt.Errorf("task %d: %w", j, errBoom) })
+				case 1:
+					n.Go(blockOnCtxOrSoon)
+				case 2:
+					handles = append(handles, nursery.Spawn(n, func(ctx context.Context) (int, error) {
+						runtime.Gosched()
+						return j, nil
+					}))
+				case 3:
+					n.Go(func(ctx context.Context) error {
+						n.Go(noop) // dynamic spawn
+						return nil
+					})
+				case 4:
+					handles = append(handles, nursery.Spawn(n, func(ctx context.Context) (int, error) {
+						return j, blockOnCtxOrSoon(ctx)
+					}))
+				default:
+					n.Go(noop)
+				}
+			}
+			switch cancelKind {
+			case 1:
+				go n.Cancel(errStop)
+			case 2:
+				go cancelParent(errParent)
+			case 3:
+				if len(handles) > 0 {
+					go handles[0].Cancel(errStop)
+				}
+			}
+			var wg sync.WaitGroup
+			for i := range results {
+				wg.Go(func() { results[i] = n.Wait() })
+			}
+			wg.Wait()
+		}()
+		waitOrFail(t, done, fmt.Sprintf("iteration %d: spawn and Wait", it))
 		cancelParent(nil)
 
 		err := results[0]
