@@ -499,6 +499,13 @@ func (p *Pool) watch() {
 		}
 		now := time.Now()
 		connected := p.nc.IsConnected()
+		// News of the calls may be waiting in the pool's own queue, when
+		// the process is too busy to read it: leases run out only when
+		// the pool has read everything that arrived.
+		behind := false
+		if n, _, err := p.subs[0].Pending(); err == nil && n > 0 {
+			behind = true
+		}
 		var lost []reply
 		var lostIDs []uint64
 		var lostCalls []*call
@@ -510,7 +517,7 @@ func (p *Pool) watch() {
 			case !connected:
 				e = &WorkerLostError{Worker: c.w.name, Func: c.fn, Err: ErrDisconnected,
 					Reason: fmt.Sprintf("the pool lost its connection to NATS (%v)", p.nc.Status())}
-			case now.Sub(c.lastSeen) > lease:
+			case !behind && now.Sub(c.lastSeen) > lease:
 				e = &WorkerLostError{Worker: c.w.name, Func: c.fn,
 					Reason: fmt.Sprintf("no news of the call for %v", lease)}
 			default:
@@ -521,7 +528,7 @@ func (p *Pool) watch() {
 			lostCalls = append(lostCalls, c)
 		}
 		for token, w := range p.workers {
-			if now.Sub(w.heard) > max(w.lease, p.cfg.lease) {
+			if !behind && now.Sub(w.heard) > max(w.lease, p.cfg.lease) {
 				w.gone = true
 				delete(p.workers, token)
 			}
