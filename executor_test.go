@@ -2,6 +2,7 @@ package nursery_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -533,3 +534,53 @@ func blockOnCtxOrSoon(ctx context.Context) error {
 }
 
 func briefPause() { time.Sleep(10 * time.Microsecond) }
+
+// A task that calls Go on its own nursery while the pool under it is
+// closing must not block: Close waits for the running task, so a blocked
+// Go would deadlock both. Found by FuzzPool.
+func TestPoolCloseWhileTaskSpawns(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		opts []nursery.Option
+	}{
+		{name: "no limit"},
+		{name: "WithLimit(1)", opts: []nursery.Option{nursery.WithLimit(1)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := nursery.NewPool(1, nursery.QueueSize(1))
+			n := nursery.New(t.Context(), append(tt.opts, nursery.WithExecutor(p))...)
+			started := make(chan struct{})
+			proceed := make(chan struct{})
+			var children atomic.Int32
+			n.Go(func(ctx context.Context) error {
+				close(started)
+				<-proceed
+				for range 5 {
+					n.Go(func(context.Context) error { children.Add(1); return nil })
+				}
+				return nil
+			})
+			<-started
+			closed := async(func() { assert.NoError(t, p.Close()) })
+			for p.Stats().Workers > 0 && !closed.finished() {
+				// Close has begun only once Go is refused.
+				if err := p.Go(t.Context(), func() {}); errors.Is(err, nursery.ErrPoolClosed) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(proceed)
+			closed.wait(t, "Close while the running task calls Go")
+			o := async(func() {
+				err := n.Wait()
+				if err != nil {
+					assert.ErrorIs(t, err, nursery.ErrPoolClosed)
+				}
+			})
+			o.wait(t, "Wait")
+			t.Logf("%d of 5 children ran", children.Load())
+		})
+	}
+}

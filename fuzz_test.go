@@ -276,6 +276,7 @@ func FuzzTree(f *testing.F) {
 	seeds = append(seeds,
 		[]byte("71b7"),          // CollectErrors + WithLimit(3): Goexit and a failure
 		[]byte("G27EEEEEEEE7Y"), // WithLimit(3): Spawn+Wait chains deadlocked in Spawn
+		[]byte("21:\x15\":\x157\xf4(Z\xbaX\xb3!A$2C\"$\x9d100"), // limited nested trees deadlocked in Go
 	)
 	for _, s := range seeds {
 		f.Add(s)
@@ -292,97 +293,129 @@ func FuzzPool(f *testing.F) {
 	f.Add([]byte{0, 2, 2, 2, 2, 2, 5, 2, 2})
 	f.Add([]byte{2, 3, 1, 1, 1, 4, 1, 5, 0, 0})
 	f.Add([]byte{3, 1, 3, 3, 3, 3, 4, 3, 3, 5})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) == 0 {
-			return
-		}
-		before := goleak.IgnoreCurrent()
-		p := nursery.NewPool(1+int(data[0])%3, nursery.QueueSize(1+int(data[0]>>2)%3))
-		ns := []*nursery.Nursery{
-			nursery.New(context.Background(), nursery.WithExecutor(p), nursery.PanicsAsErrors()),
-			nursery.New(context.Background(), nursery.WithExecutor(p), nursery.PanicsAsErrors(), nursery.WithLimit(1)),
-		}
-		var accepted, ran atomic.Int32
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var mu sync.Mutex
-		var errs []string
-		report := func(format string, args ...any) {
-			mu.Lock()
-			errs = append(errs, fmt.Sprintf(format, args...))
-			mu.Unlock()
-		}
-		finished := make(chan struct{})
-		go func() {
-			defer close(finished)
-			var wg sync.WaitGroup
-			closed := false
-			for i, op := range data[1:] {
-				n := ns[i%len(ns)]
-				switch op % 6 {
-				case 0: // direct submission from another goroutine
+	// Once deadlocked: a task calling Go on its own nursery blocked while
+	// the pool under it was closing.
+	f.Add([]byte("z2\xb3\xb4iiii\xb4\xb4097VA"))
+	f.Fuzz(checkPoolOps)
+}
+
+// Regression inputs once found by the fuzzers, replayed many times: the
+// bugs they found were timing-dependent.
+func TestFuzzRegressionsReplayed(t *testing.T) {
+	reps := 200
+	if testing.Short() {
+		reps = 20
+	}
+	for _, tc := range []struct {
+		name  string
+		check func(*testing.T, []byte)
+		data  []byte
+	}{
+		{"tree: limit 3, Spawn+Wait chains", checkFuzzTree, []byte("G27EEEEEEEE7Y")},
+		{"tree: nested limited nurseries", checkFuzzTree, []byte("21:\x15\":\x157\xf4(Z\xbaX\xb3!A$2C\"$\x9d100")},
+		{"pool: Go from a task while closing", checkPoolOps, []byte("z2\xb3\xb4iiii\xb4\xb4097VA")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range reps {
+				tc.check(t, tc.data)
+				if t.Failed() {
+					return
+				}
+			}
+		})
+	}
+}
+
+func checkPoolOps(t *testing.T, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	before := goleak.IgnoreCurrent()
+	p := nursery.NewPool(1+int(data[0])%3, nursery.QueueSize(1+int(data[0]>>2)%3))
+	ns := []*nursery.Nursery{
+		nursery.New(context.Background(), nursery.WithExecutor(p), nursery.PanicsAsErrors()),
+		nursery.New(context.Background(), nursery.WithExecutor(p), nursery.PanicsAsErrors(), nursery.WithLimit(1)),
+	}
+	var accepted, ran atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var errs []string
+	report := func(format string, args ...any) {
+		mu.Lock()
+		errs = append(errs, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var wg sync.WaitGroup
+		closed := false
+		for i, op := range data[1:] {
+			n := ns[i%len(ns)]
+			switch op % 6 {
+			case 0: // direct submission from another goroutine
+				wg.Go(func() {
+					if p.Go(ctx, func() { ran.Add(1) }) == nil {
+						accepted.Add(1)
+					}
+				})
+			case 1:
+				n.Go(noop)
+			case 2:
+				n.Go(func(ctx context.Context) error {
+					n.Go(blockOnCtxOrSoon)
+					return nil
+				})
+			case 3:
+				n.Go(func(ctx context.Context) error {
+					_, err := nursery.Spawn(n, func(ctx context.Context) (int, error) { return 1, nil }).Wait()
+					if err != nil && !errors.Is(err, nursery.ErrPoolClosed) && ctx.Err() == nil {
+						return fmt.Errorf("child failed: %w", err)
+					}
+					return nil
+				})
+			case 4:
+				n.Cancel(errStop)
+				if op%12 == 10 {
+					cancel()
+				}
+			case 5:
+				if !closed {
+					closed = true
 					wg.Go(func() {
-						if p.Go(ctx, func() { ran.Add(1) }) == nil {
-							accepted.Add(1)
+						if err := p.Close(); err != nil {
+							report("Close: %v", err)
 						}
 					})
-				case 1:
-					n.Go(noop)
-				case 2:
-					n.Go(func(ctx context.Context) error {
-						n.Go(blockOnCtxOrSoon)
-						return nil
-					})
-				case 3:
-					n.Go(func(ctx context.Context) error {
-						_, err := nursery.Spawn(n, func(ctx context.Context) (int, error) { return 1, nil }).Wait()
-						if err != nil && !errors.Is(err, nursery.ErrPoolClosed) && ctx.Err() == nil {
-							return fmt.Errorf("child failed: %w", err)
-						}
-						return nil
-					})
-				case 4:
-					n.Cancel(errStop)
-					if op%12 == 10 {
-						cancel()
-					}
-				case 5:
-					if !closed {
-						closed = true
-						wg.Go(func() {
-							if err := p.Close(); err != nil {
-								report("Close: %v", err)
-							}
-						})
-					}
 				}
 			}
-			for _, n := range ns {
-				err := n.Wait()
-				for _, leaf := range leaves(err) {
-					if leaf != nursery.ErrPoolClosed {
-						report("unexpected error leaf %q (%T) in %q", leaf, leaf, err)
-					}
+		}
+		for _, n := range ns {
+			err := n.Wait()
+			for _, leaf := range leaves(err) {
+				if leaf != nursery.ErrPoolClosed {
+					report("unexpected error leaf %q (%T) in %q", leaf, leaf, err)
 				}
 			}
-			wg.Wait()
-			if err := p.Close(); err != nil && !closed {
-				report("Close: %v", err)
-			}
-		}()
-		select {
-		case <-finished:
-		case <-time.After(deadlockTimeout):
-			t.Fatalf("submissions and Waits did not finish for %x (deadlock?)\n%s", data, allStacks())
 		}
-		for _, e := range errs {
-			t.Error(e)
+		wg.Wait()
+		if err := p.Close(); err != nil && !closed {
+			report("Close: %v", err)
 		}
-		if a, r := accepted.Load(), ran.Load(); a != r {
-			t.Errorf("%d tasks accepted by Pool.Go, %d ran", a, r)
-		}
-		if err := goleak.Find(before); err != nil {
-			t.Errorf("goroutines leaked: %v", err)
-		}
-	})
+	}()
+	select {
+	case <-finished:
+	case <-time.After(deadlockTimeout):
+		t.Fatalf("submissions and Waits did not finish for %x (deadlock?)\n%s", data, allStacks())
+	}
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if a, r := accepted.Load(), ran.Load(); a != r {
+		t.Errorf("%d tasks accepted by Pool.Go, %d ran", a, r)
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Errorf("goroutines leaked: %v", err)
+	}
 }
