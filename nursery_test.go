@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -1139,4 +1140,37 @@ func TestMisusePanics(t *testing.T) {
 			requireMisuse(t, func() { tt.f(t) })
 		})
 	}
+}
+
+// A Nursery must not be copied, and go vet's copylocks check must say so:
+// it flags values of struct types that contain, not through a pointer, a
+// type whose pointer has Lock and Unlock methods (a sync.Mutex, a noCopy).
+func TestNurseryIsVetNoCopy(t *testing.T) {
+	t.Parallel()
+	var hasLock func(typ reflect.Type, seen map[reflect.Type]bool) bool
+	hasLock = func(typ reflect.Type, seen map[reflect.Type]bool) bool {
+		if seen[typ] {
+			return false
+		}
+		seen[typ] = true
+		ptr := reflect.PointerTo(typ)
+		if _, ok := ptr.MethodByName("Lock"); ok {
+			if _, ok := ptr.MethodByName("Unlock"); ok {
+				return true
+			}
+		}
+		switch typ.Kind() {
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				if hasLock(typ.Field(i).Type, seen) {
+					return true
+				}
+			}
+		case reflect.Array:
+			return typ.Len() > 0 && hasLock(typ.Elem(), seen)
+		}
+		return false
+	}
+	assert.True(t, hasLock(reflect.TypeFor[nursery.Nursery](), map[reflect.Type]bool{}),
+		"go vet cannot flag a copied Nursery: it holds no lock or noCopy by value")
 }
