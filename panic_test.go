@@ -288,3 +288,31 @@ func TestPanicDoesNotCrashSiblings(t *testing.T) {
 	}
 	assert.Equal(t, map[any]bool{0: true, 3: true, 6: true, 9: true}, values)
 }
+
+// WithName and Name are shown in panics too.
+func TestPanicMessageNamesNurseryAndTask(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []struct {
+		name string
+		opts []nursery.Option
+	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			n := nursery.New(t.Context(), append(mode.opts, nursery.WithName("outer"))...)
+			n.Go(func(context.Context) error { panic("kaboom") }, nursery.Name("worker-7"))
+			var msg string
+			r, panicked := catchPanic(func() {
+				if err := n.Wait(); err != nil {
+					msg = err.Error()
+				}
+			})
+			if panicked {
+				msg = panicText(r)
+			}
+			require.NotEmpty(t, msg, "the panic must surface")
+			assert.Contains(t, msg, "outer")
+			assert.Contains(t, msg, "worker-7")
+			assert.Contains(t, msg, "kaboom")
+		})
+	}
+}
