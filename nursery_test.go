@@ -1174,3 +1174,44 @@ func TestNurseryIsVetNoCopy(t *testing.T) {
 	assert.True(t, hasLock(reflect.TypeFor[nursery.Nursery](), map[reflect.Type]bool{}),
 		"go vet cannot flag a copied Nursery: it holds no lock or noCopy by value")
 }
+
+// A task error counts as "just cancellation" only when the task's context
+// is done; a cancellation error from the task's own inner work, while its
+// context is live, is a failure like any other.
+func TestCancellationErrorsAreFailuresUnlessCancelled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cancel func(n *nursery.Nursery)
+		err    error
+	}{
+		{name: "context.Canceled with a live context", err: context.Canceled},
+		{name: "context.DeadlineExceeded with a live context", err: context.DeadlineExceeded},
+		{
+			// Only a parent deadline makes DeadlineExceeded a cancellation.
+			name:   "context.DeadlineExceeded after the nursery's own Cancel",
+			cancel: func(n *nursery.Nursery) { n.Cancel(errStop) },
+			err:    context.DeadlineExceeded,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n := nursery.New(t.Context())
+			started := make(chan struct{})
+			n.Go(func(ctx context.Context) error {
+				close(started)
+				if tt.cancel != nil {
+					<-ctx.Done()
+				}
+				return fmt.Errorf("inner call: %w", tt.err)
+			})
+			<-started
+			if tt.cancel != nil {
+				tt.cancel(n)
+			}
+			err := n.Wait()
+			require.ErrorIs(t, err, tt.err, "the task's own cancellation error is a failure")
+		})
+	}
+}

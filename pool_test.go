@@ -318,3 +318,28 @@ func TestPoolDirectPanicCrashesProgram(t *testing.T) {
 	assert.Equal(t, 2, exitErr.ExitCode(), "an unrecovered panic exits with status 2")
 	assert.Contains(t, string(out), "panic: pool-direct-panic")
 }
+
+// The queue's capacity defaults to the number of workers.
+func TestPoolDefaultQueueSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := nursery.NewPool(2)
+		gate := make(chan struct{})
+		for range 2 {
+			require.NoError(t, p.Go(t.Context(), func() { <-gate }))
+		}
+		synctest.Wait() // both workers hold a task
+		q := []<-chan error{
+			submit(p, t.Context(), func() { <-gate }),
+			submit(p, t.Context(), func() { <-gate }),
+		}
+		synctest.Wait()
+		require.True(t, ready(q[0]) && ready(q[1]), "the default queue holds as many tasks as workers")
+		extra := submit(p, t.Context(), func() { <-gate })
+		synctest.Wait()
+		require.False(t, ready(extra), "a full default queue must block Go")
+		close(gate)
+		require.NoError(t, <-extra)
+		require.NoError(t, p.Close())
+		assert.Equal(t, uint64(5), p.Stats().Completed)
+	})
+}
