@@ -38,7 +38,7 @@ func (e *codeError) Error() string { return fmt.Sprintf("code error %c", rune('a
 
 // deadlockTimeout bounds how long a test waits for something that must
 // happen; it only turns a deadlock into a failure, it never decides a pass.
-const deadlockTimeout = 20 * time.Second
+const deadlockTimeout = 10 * time.Second
 
 // catchPanic runs f and reports whether it panicked and with what value.
 func catchPanic(f func()) (value any, panicked bool) {
