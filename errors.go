@@ -21,17 +21,23 @@ type PanicError struct {
 	// more counts the failures collected besides this panic, when Wait
 	// re-panics with it.
 	more int
+	// origin is the task's debug-mode record: its path and spawn site.
+	origin *taskInfo
 }
 
 var _ error = (*PanicError)(nil)
 
-// Error returns the panic value, the task's name, how many further failures
-// were collected, and the stack of the panicking goroutine.
+// Error returns the panic value, the task's name (in debug mode also its
+// path and spawn site, see [Debug]), how many further failures were
+// collected, and the stack of the panicking goroutine.
 func (e *PanicError) Error() string {
 	var b strings.Builder
 	b.WriteString("panic")
 	if e.Task != "" {
 		fmt.Fprintf(&b, " in task %q", e.Task)
+	}
+	if e.origin != nil {
+		fmt.Fprintf(&b, " (%s)", e.origin.describe())
 	}
 	fmt.Fprintf(&b, ": %v", e.Value)
 	if e.more > 0 {

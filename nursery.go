@@ -37,6 +37,9 @@ type Nursery struct {
 	sched *limiter
 	// closed is set once Wait has returned.
 	closed atomic.Bool
+	// tree is the nursery's entry in the tree of live nurseries (tree.go);
+	// in debug mode, tree.dbg holds the debug state (debug.go).
+	tree node
 
 	mu            sync.Mutex
 	errs          []error       // failures, in the order they happened, named
@@ -97,10 +100,11 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 		}
 		o.apply(&n.cfg)
 	}
-	n.ctx, n.cancel = context.WithCancelCause(ctx)
+	n.ctx, n.cancel = context.WithCancelCause(n.enter(ctx))
 	if n.cfg.limit > 0 || n.cfg.executor != nil {
 		n.sched = newLimiter(n, n.cfg.limit, n.cfg.executor)
 	}
+	n.track()
 	return n
 }
 
@@ -156,14 +160,14 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	if len(opts) == 0 && n.sched == nil && !n.closed.Load() && n.ctx.Err() == nil {
+	if len(opts) == 0 && n.sched == nil && n.tree.dbg == nil && !n.closed.Load() && n.ctx.Err() == nil {
 		// The common case gets its own path: one allocation (the
 		// goroutine's closure), as small as sync.WaitGroup.Go's.
 		n.wg.Add(1)
 		go n.runFunc(fn)
 		return
 	}
-	n.submit(item{fn: fn, tc: newTaskConfig(opts)})
+	n.submit(item{fn: fn, tc: n.taskConfig(opts)})
 }
 
 // runFunc runs a plain task started by Go without options.
@@ -253,6 +257,7 @@ func (n *Nursery) Wait() error {
 	if n.sched != nil {
 		n.sched.help()
 	}
+	n.blocked()
 	n.wg.Wait()
 	n.once.Do(n.finish)
 	if n.repnic != nil {
@@ -274,6 +279,7 @@ func (n *Nursery) finish() {
 	panics := n.panics
 	n.mu.Unlock()
 
+	n.untrack()
 	n.closed.Store(true)
 	n.cancel(nil)
 	if len(panics) > 0 && !n.cfg.panicErr {
@@ -316,7 +322,7 @@ func (n *Nursery) run(it item, queued bool) {
 		goexit := false
 		if !returned {
 			if r := recover(); r != nil {
-				pe = &PanicError{Value: r, Stack: debug.Stack(), Task: it.tc.taskName()}
+				pe = &PanicError{Value: r, Stack: debug.Stack(), Task: it.tc.taskName(), origin: it.tc.debugInfo()}
 			} else {
 				goexit = true
 			}
@@ -337,6 +343,13 @@ func (n *Nursery) run(it item, queued bool) {
 }
 
 func (it item) call(ctx context.Context) error {
+	if t := it.tc.debugInfo(); t != nil {
+		return t.call(ctx, it)
+	}
+	return it.callPlain(ctx)
+}
+
+func (it item) callPlain(ctx context.Context) error {
 	if it.fn != nil {
 		return it.fn(ctx)
 	}
@@ -366,12 +379,12 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 		n.cancelLocked(pe)
 		n.mu.Unlock()
 	case goexit:
-		n.fail(err, it.tc.taskName(), true)
+		n.fail(err, it.tc, true)
 	case err == nil:
 	case !timedOut && isCancellation(err, ctx):
 		n.interruptedBy(t)
 	default:
-		n.fail(err, it.tc.taskName(), false)
+		n.fail(err, it.tc, false)
 	}
 	if t != nil {
 		t.finish(err)
@@ -380,8 +393,8 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 
 // fail records a task's failure and, unless the nursery collects errors,
 // cancels it with the failure as cause.
-func (n *Nursery) fail(err error, task string, always bool) {
-	werr := nameError(err, n.cfg.name, task)
+func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
+	werr := n.taskError(err, tc)
 	n.mu.Lock()
 	n.errs = append(n.errs, werr)
 	n.raw = append(n.raw, err)
@@ -445,7 +458,7 @@ func (n *Nursery) dropClaimed(it item, refused error) {
 		if t != nil && t.own(refused, nil) {
 			return
 		}
-		n.fail(refused, it.tc.taskName(), false)
+		n.fail(refused, it.tc, false)
 		if t != nil {
 			t.finish(refused)
 		}

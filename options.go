@@ -19,7 +19,9 @@ type config struct {
 	limit    int // 0: unlimited
 	collect  bool
 	panicErr bool
+	debug    bool // debug mode (debug.go)
 	executor Executor
+	debugOpt *debugOptions // DebugLogger and DebugSlow, rarely given
 }
 
 // taskConfig holds one task's settings; a nil *taskConfig means defaults.
@@ -27,6 +29,7 @@ type taskConfig struct {
 	name       string
 	timeout    time.Duration
 	hasTimeout bool
+	dbg        *taskInfo // debug mode only (debug.go)
 }
 
 type optionFunc func(*config)

@@ -36,7 +36,7 @@ func Start[T any](n *Nursery, fn func(ctx context.Context, ready func(T)) error,
 	}
 	s := &service[T]{n: n, fn: fn, started: make(chan struct{})}
 	n.wg.Add(1)
-	go n.exec(item{task: s, tc: newTaskConfig(opts)}, false)
+	go n.exec(item{task: s, tc: n.taskConfig(opts)}, false)
 	<-s.started
 	switch {
 	case s.ready:

@@ -49,7 +49,7 @@ func Spawn[T any](n *Nursery, fn func(ctx context.Context) (T, error), opts ...T
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	t := &Task[T]{n: n, fn: fn, tc: newTaskConfig(opts)}
+	t := &Task[T]{n: n, fn: fn, tc: n.taskConfig(opts)}
 	t.ctx.parent = n.ctx
 	n.submit(item{task: t, tc: t.tc})
 	return t

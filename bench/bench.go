@@ -270,5 +270,8 @@ func Groups() []Group {
 			{"nursery-pool", Subject, SoakBenchmark(8)},
 		},
 	})
+
+	// Issue 6: debug mode off vs on (debug.go).
+	gs = append(gs, debugGroups()...)
 	return gs
 }

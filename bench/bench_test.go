@@ -24,8 +24,11 @@ func BenchmarkCore(b *testing.B) { bench.RunFamily(b, "Core") }
 func BenchmarkPool(b *testing.B) { bench.RunFamily(b, "Pool") }
 func BenchmarkSoak(b *testing.B) { bench.RunFamily(b, "Soak") }
 
+// BenchmarkDebug is issue 6's family: debug mode off vs on (debug.go).
+func BenchmarkDebug(b *testing.B) { bench.RunFamily(b, "Debug") }
+
 // wired lists the families that have a Benchmark above.
-var wired = map[string]bool{"Core": true, "Pool": true, "Soak": true}
+var wired = map[string]bool{"Core": true, "Pool": true, "Soak": true, "Debug": true}
 
 func TestTable(t *testing.T) {
 	groups := map[string]bool{}
