@@ -41,14 +41,17 @@ func within(base context.Context, d time.Duration, fn func(context.Context) erro
 }
 
 // isCancellation reports whether err only says that ctx was cancelled: ctx
-// is done and err is context.Canceled, context.DeadlineExceeded or ctx's
-// cause (possibly wrapped).
+// is done and err is context.Canceled, ctx's cause, or — when a deadline
+// ended ctx — context.DeadlineExceeded (each possibly wrapped). A
+// DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
+// real failure: some inner deadline of the task's own ran out.
 func isCancellation(err error, ctx context.Context) bool {
-	if ctx.Err() == nil {
+	cerr := ctx.Err()
+	if cerr == nil {
 		return false
 	}
 	return errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) && errors.Is(cerr, context.DeadlineExceeded) ||
 		errors.Is(err, context.Cause(ctx))
 }
 
