@@ -18,9 +18,10 @@ type PanicError struct {
 	// Task is the name of the task that panicked, or "" if it had none.
 	Task string
 
-	// more counts the failures collected besides this panic, when Wait
-	// re-panics with it.
-	more int
+	// more counts the failures collected besides this panic, and nursery
+	// names the nursery, when Wait re-panics with it.
+	more    int
+	nursery string
 	// origin is the task's debug-mode record: its path and spawn site.
 	origin *taskInfo
 }
@@ -35,6 +36,9 @@ func (e *PanicError) Error() string {
 	b.WriteString("panic")
 	if e.Task != "" {
 		fmt.Fprintf(&b, " in task %q", e.Task)
+	}
+	if e.nursery != "" {
+		fmt.Fprintf(&b, " of nursery %q", e.nursery)
 	}
 	if e.origin != nil {
 		fmt.Fprintf(&b, " (%s)", e.origin.describe())

@@ -170,6 +170,20 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	n.submit(item{fn: fn, tc: n.taskConfig(opts)})
 }
 
+// asPanicError turns a recovered value into a *PanicError. A value that
+// already is one — re-raised by a nested nursery's Wait or by a subprocess
+// call — is kept, so that the original stack stays the only one and the
+// message does not repeat itself; it gets the task's name if it had none.
+func asPanicError(r any, task string) *PanicError {
+	if pe, ok := r.(*PanicError); ok {
+		if pe.Task == "" {
+			pe.Task = task
+		}
+		return pe
+	}
+	return &PanicError{Value: r, Stack: debug.Stack(), Task: task}
+}
+
 // runFunc runs a plain task started by Go without options.
 func (n *Nursery) runFunc(fn func(context.Context) error) {
 	returned := false
@@ -186,7 +200,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 		// recover must be called by the deferred function itself.
 		var pe *PanicError
 		if r := recover(); r != nil {
-			pe = &PanicError{Value: r, Stack: debug.Stack()}
+			pe = asPanicError(r, "")
 		}
 		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
 	}()
@@ -285,6 +299,9 @@ func (n *Nursery) finish() {
 	if len(panics) > 0 && !n.cfg.panicErr {
 		p := panics[0]
 		p.more = len(panics) - 1 + len(errs)
+		if p.nursery == "" {
+			p.nursery = n.cfg.name
+		}
 		n.repnic = p
 		return
 	}
@@ -322,7 +339,10 @@ func (n *Nursery) run(it item, queued bool) {
 		goexit := false
 		if !returned {
 			if r := recover(); r != nil {
-				pe = &PanicError{Value: r, Stack: debug.Stack(), Task: it.tc.taskName(), origin: it.tc.debugInfo()}
+				pe = asPanicError(r, it.tc.taskName())
+				if pe.origin == nil {
+					pe.origin = it.tc.debugInfo()
+				}
 			} else {
 				goexit = true
 			}
