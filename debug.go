@@ -10,12 +10,12 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 )
 
 // defaultSlow is how long a task may run, or Wait stay blocked, before
@@ -102,8 +102,7 @@ type nurseryDebug struct {
 	node // the nursery's entry in the registry
 
 	parent    context.Context // the context given to New, in a trace task if tracing
-	nw        weak.Pointer[Nursery]
-	cancelled atomic.Bool // the nursery's context is done
+	cancelled atomic.Bool     // the nursery's context is done
 	name      string
 	path      string
 	label     string    // path, or the creation site if the path is empty
@@ -119,10 +118,12 @@ type nurseryDebug struct {
 	spawned atomic.Uint64 // numbers tasks in the order they were started
 
 	mu        sync.Mutex
-	tasks     *taskInfo // running tasks, the latest first
-	waitTimer *time.Timer
-	waitSince time.Time
-	done      bool // Wait has finished
+	tasks     *taskInfo   // running tasks, the latest first
+	watch     *time.Timer // fires at the next moment something may be slow
+	watching  bool        // watch is armed
+	waitSince time.Time   // when Wait was first called; zero before
+	waitNoted bool        // the slow Wait was reported
+	done      bool        // Wait has finished
 }
 
 func newNurseryDebug(n *Nursery, parent context.Context, up *node, upTask *taskInfo) *nurseryDebug {
@@ -177,7 +178,6 @@ func newNurseryDebug(n *Nursery, parent context.Context, up *node, upTask *taskI
 // made in. The flag costs a goroutine when the context ends, which only
 // debug mode pays.)
 func (d *nurseryDebug) track(n *Nursery) {
-	d.nw = weak.Make(n)
 	d.cleanup = runtime.AddCleanup(n, (*nurseryDebug).leaked, d)
 	context.AfterFunc(n.ctx, func() { d.cancelled.Store(true) })
 }
@@ -187,8 +187,8 @@ func (d *nurseryDebug) untrack() {
 	d.cleanup.Stop()
 	d.mu.Lock()
 	d.done = true
-	if d.waitTimer != nil {
-		d.waitTimer.Stop()
+	if d.watch != nil {
+		d.watch.Stop()
 	}
 	d.mu.Unlock()
 	if d.trace != nil {
@@ -205,8 +205,8 @@ func (d *nurseryDebug) leaked() {
 		slog.String("created", d.site.String()))
 }
 
-// waitStarted marks the nursery blocked in Wait and starts the watch for a
-// slow Wait, once.
+// waitStarted marks the nursery blocked in Wait and, the first time,
+// watches for a slow Wait.
 func (d *nurseryDebug) waitStarted() {
 	if !d.node.waiting.Load() {
 		d.node.waiting.Store(true)
@@ -214,36 +214,92 @@ func (d *nurseryDebug) waitStarted() {
 	if d.slow <= 0 {
 		return
 	}
+	now := time.Now()
 	d.mu.Lock()
-	if d.waitTimer == nil && !d.done {
-		d.waitSince = time.Now()
-		d.waitTimer = time.AfterFunc(d.slow, d.warnWait)
+	if d.waitSince.IsZero() && !d.done {
+		d.waitSince = now
+		d.arm(now, now.Add(d.slow))
 	}
 	d.mu.Unlock()
 }
 
-func (d *nurseryDebug) warnWait() {
+// arm makes the watch fire at deadline unless it is armed already (for an
+// earlier moment: every deadline is the start of something plus d.slow, and
+// things start in order). d.mu is held.
+func (d *nurseryDebug) arm(now, deadline time.Time) {
+	if d.watching {
+		return
+	}
+	d.watching = true
+	if d.watch == nil {
+		d.watch = time.AfterFunc(deadline.Sub(now), d.check)
+		return
+	}
+	d.watch.Reset(deadline.Sub(now))
+}
+
+// check is the watch: one timer per nursery, rather than one per task,
+// reports each task that has run for d.slow, and a Wait blocked for as
+// long, once, then re-arms for the next one that may become slow.
+func (d *nurseryDebug) check() {
+	var slowTasks []*taskInfo
+	var running []string
+	var blocked time.Duration
+	now := time.Now()
 	d.mu.Lock()
+	d.watching = false
 	if d.done {
 		d.mu.Unlock()
 		return
 	}
-	now := time.Now()
-	blocked := now.Sub(d.waitSince)
-	var running []string
+	next := time.Time{}
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
 	for t := d.tasks; t != nil; t = t.next {
-		running = append(running, fmt.Sprintf("%s (spawned at %s, running for %s)", t.display(), t.site.String(), formatAge(now.Sub(t.started))))
+		switch deadline := t.started.Add(d.slow); {
+		case t.noted:
+		case !now.Before(deadline):
+			t.noted = true
+			slowTasks = append(slowTasks, t)
+		default:
+			later(deadline)
+		}
+	}
+	if !d.waitSince.IsZero() && !d.waitNoted {
+		if deadline := d.waitSince.Add(d.slow); now.Before(deadline) {
+			later(deadline)
+		} else {
+			d.waitNoted = true
+			blocked = now.Sub(d.waitSince)
+			// Latest first in the list: report the oldest first.
+			for t := d.tasks; t != nil; t = t.next {
+				running = append(running, fmt.Sprintf("%s (spawned at %s, running for %s)", t.display(), t.site.String(), formatAge(now.Sub(t.started))))
+			}
+			slices.Reverse(running)
+		}
+	}
+	if !next.IsZero() {
+		d.arm(now, next)
 	}
 	d.mu.Unlock()
-	// The list is latest first; report the oldest first.
-	for i, j := 0, len(running)-1; i < j; i, j = i+1, j-1 {
-		running[i], running[j] = running[j], running[i]
+
+	slices.Reverse(slowTasks)
+	for _, t := range slowTasks {
+		d.log(slog.LevelWarn, "nursery: slow task",
+			slog.String("task", t.display()),
+			slog.String("spawned", t.site.String()),
+			slog.Duration("running", now.Sub(t.started)))
 	}
-	d.log(slog.LevelWarn, "nursery: slow Wait",
-		slog.String("nursery", d.display()),
-		slog.String("created", d.site.String()),
-		slog.Duration("blocked", blocked),
-		slog.String("running", strings.Join(running, "; ")))
+	if blocked > 0 {
+		d.log(slog.LevelWarn, "nursery: slow Wait",
+			slog.String("nursery", d.display()),
+			slog.String("created", d.site.String()),
+			slog.Duration("blocked", blocked),
+			slog.String("running", strings.Join(running, "; ")))
+	}
 }
 
 func (d *nurseryDebug) log(level slog.Level, msg string, attrs ...slog.Attr) {
@@ -293,25 +349,28 @@ func (d *nurseryDebug) snap(tn *treeNursery, now time.Time, tasks map[*taskInfo]
 
 // debugTask is a debug-mode task's settings and state, in one allocation.
 type debugTask struct {
-	tc   taskConfig
-	info taskInfo
+	tc    taskConfig
+	info  taskInfo
+	scope taskScope
 }
 
 // taskInfo is what debug mode knows about a task. Like nurseryDebug, it
 // holds no strong reference to the Nursery once the task has returned.
 type taskInfo struct {
-	d     *nurseryDebug
-	name  string
-	path  string
-	label string // path, or the spawn site if the path is empty
-	site  site
-	seq   uint64 // order among the nursery's tasks
+	d      *nurseryDebug
+	name   string
+	path   string
+	label  string // for trace: path, or the spawn site if empty
+	labels pprof.LabelSet
+	scope  *taskScope // the context the task runs with
+	site   site
+	seq    uint64 // order among the nursery's tasks
 
 	// Guarded by d.mu; set while the task runs.
 	prev, next *taskInfo
-	running    bool
 	started    time.Time
 	alone      *atomic.Bool // a Spawned task's "cancelled by Task.Cancel"
+	noted      bool         // reported as slow
 }
 
 // taskConfig returns the settings of a task that Go, Spawn or Start — its
@@ -336,8 +395,14 @@ func (d *nurseryDebug) newTask(opts []TaskOption) *taskConfig {
 	t.path = joinPath(d.path, t.name)
 	t.label = t.path
 	if t.label == "" {
+		// Resolved here, on the spawner's goroutine, not on the task's
+		// small new stack, which resolving would make grow.
 		t.label = t.site.String()
 	}
+	// Allocated here rather than on the task's new goroutine, whose small
+	// stack an allocation makes grow (a real task's work would, anyway).
+	t.labels = pprof.Labels("nursery", d.label, "task", t.label)
+	t.scope = &dt.scope
 	dt.tc.dbg = t
 	return &dt.tc
 }
@@ -351,26 +416,30 @@ func (tc *taskConfig) debugInfo() *taskInfo {
 }
 
 // call runs a debug-mode task: registered among its nursery's running
-// tasks, watched for slowness, under pprof labels and a trace task.
-func (t *taskInfo) call(ctx context.Context, it item) (err error) {
+// tasks, watched for slowness, under pprof labels and, while tracing, in a
+// trace task and region.
+func (t *taskInfo) call(ctx context.Context, it item) error {
 	d := t.d
-	if trace.IsEnabled() {
+	d.begin(t, ctx)
+	defer d.end(t)
+	tracing := trace.IsEnabled()
+	if tracing {
 		var tt *trace.Task
 		ctx, tt = trace.NewTask(ctx, "nursery.task")
 		trace.Log(ctx, "task", t.label)
 		defer tt.End()
 	}
-	d.begin(t, ctx)
-	defer d.end(t)
-	ctx = &taskScope{Context: ctx, t: t}
-	if d.slow > 0 {
-		timer := time.AfterFunc(d.slow, t.warnSlow)
-		defer timer.Stop()
+	t.scope.Context, t.scope.t = ctx, t
+	ctx = t.scope
+	// pprof.Do, without the closure it needs: labels on the goroutine and
+	// in the context for the task, then the goroutine's labels back.
+	defer pprof.SetGoroutineLabels(ctx)
+	ctx = pprof.WithLabels(ctx, t.labels)
+	pprof.SetGoroutineLabels(ctx)
+	if tracing {
+		defer trace.StartRegion(ctx, "nursery.run").End()
 	}
-	pprof.Do(ctx, pprof.Labels("nursery", d.label, "task", t.label), func(ctx context.Context) {
-		trace.WithRegion(ctx, "nursery.run", func() { err = it.callPlain(ctx) })
-	})
-	return err
+	return it.callPlain(ctx)
 }
 
 func (d *nurseryDebug) begin(t *taskInfo, ctx context.Context) {
@@ -380,12 +449,15 @@ func (d *nurseryDebug) begin(t *taskInfo, ctx context.Context) {
 		alone = &c.alone
 	}
 	d.mu.Lock()
-	t.running, t.started, t.alone = true, now, alone
+	t.started, t.alone = now, alone
 	t.next = d.tasks
 	if d.tasks != nil {
 		d.tasks.prev = t
 	}
 	d.tasks = t
+	if d.slow > 0 {
+		d.arm(now, now.Add(d.slow))
+	}
 	d.mu.Unlock()
 }
 
@@ -399,23 +471,8 @@ func (d *nurseryDebug) end(t *taskInfo) {
 	if t.next != nil {
 		t.next.prev = t.prev
 	}
-	t.prev, t.next, t.running, t.alone = nil, nil, false, nil
+	t.prev, t.next, t.alone = nil, nil, nil
 	d.mu.Unlock()
-}
-
-func (t *taskInfo) warnSlow() {
-	d := t.d
-	d.mu.Lock()
-	running := t.running
-	since := time.Since(t.started)
-	d.mu.Unlock()
-	if !running {
-		return
-	}
-	d.log(slog.LevelWarn, "nursery: slow task",
-		slog.String("task", t.display()),
-		slog.String("spawned", t.site.String()),
-		slog.Duration("running", since))
 }
 
 func (t *taskInfo) display() string {
@@ -500,7 +557,7 @@ func (c *taskScope) String() string {
 // site is where a nursery was created or a task spawned: the return PCs of
 // the first frames of the stack, resolved only when shown.
 type site struct {
-	pcs [8]uintptr
+	pcs [6]uintptr // enough to get out of Gather, Map and Run
 	n   int
 }
 
@@ -516,21 +573,45 @@ func callers() site {
 // and a task started by Go show the user's line.
 var pkgPath = reflect.TypeFor[Nursery]().PkgPath()
 
+// siteCache holds resolved sites by their PCs: resolving costs about a
+// microsecond, and sites repeat (a loop spawns many tasks from one line).
+// It stops growing at maxSites entries.
+var siteCache struct {
+	sync.RWMutex
+	m map[[6]uintptr]runtime.Frame
+}
+
+const maxSites = 4096
+
 // frame returns the first frame outside this package.
 func (s *site) frame() (runtime.Frame, bool) {
 	if s.n == 0 {
 		return runtime.Frame{}, false
 	}
+	siteCache.RLock()
+	f, ok := siteCache.m[s.pcs]
+	siteCache.RUnlock()
+	if ok {
+		return f, true
+	}
+	f = s.resolve()
+	siteCache.Lock()
+	if siteCache.m == nil {
+		siteCache.m = make(map[[6]uintptr]runtime.Frame)
+	}
+	if len(siteCache.m) < maxSites {
+		siteCache.m[s.pcs] = f
+	}
+	siteCache.Unlock()
+	return f, true
+}
+
+func (s *site) resolve() runtime.Frame {
 	frames := runtime.CallersFrames(s.pcs[:s.n])
-	var last runtime.Frame
 	for {
 		f, more := frames.Next()
-		if !internal(f) {
-			return f, true
-		}
-		last = f
-		if !more {
-			return last, true
+		if !internal(f) || !more {
+			return f
 		}
 	}
 }
