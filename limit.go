@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/structured-go/nursery/internal/goid"
 )
@@ -40,18 +41,24 @@ type limiter struct {
 
 	mu        sync.Mutex
 	work      sync.Cond // idle runners wait here for tasks or close
-	queue     []item
-	head      int
+	room      sync.Cond // blocked callers wait here for a slot
+	queue     ring
 	active    int      // tasks being run by runners
 	runners   int      // live runners, counted from when they are started
-	idle      int      // runners waiting on work
+	idle      int      // runners parked on work and not yet signalled
 	ids       []uint64 // goroutine IDs of live runners
 	waiters   int      // callers blocked in submit
 	unchecked int      // of them, those not known to be outside callers
 	joining   int      // callers blocked in Task.Wait
-	wake      chan struct{}
 	closing   bool
 	done      sync.WaitGroup // goroutine runners (not executor jobs)
+
+	// unstarted counts runners handed to the executor that have yet to
+	// start running.
+	unstarted atomic.Int32
+
+	stopWake func() bool    // stops the wake-up of blocked callers at cancellation
+	waking   sync.WaitGroup // that wake-up, once arranged
 
 	runFn      func(worker uint64) // l.run, made once: a method value allocates
 	jobFn      func()              // l.runJob, likewise
@@ -64,9 +71,10 @@ type limiter struct {
 }
 
 func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
-	l := &limiter{n: n, exec: exec, wake: make(chan struct{})}
+	l := &limiter{n: n, exec: exec}
 	l.pool, _ = exec.(*Pool)
 	l.work.L = &l.mu
+	l.room.L = &l.mu
 	l.runFn, l.jobFn = l.run, l.runJob
 	switch {
 	case limit > 0:
@@ -93,19 +101,11 @@ func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
 	return l
 }
 
-func (l *limiter) queued() int { return len(l.queue) - l.head }
+func (l *limiter) queued() int { return l.queue.n }
 
-func (l *limiter) push(it item) { l.queue = append(l.queue, it) }
+func (l *limiter) push(it item) { l.queue.push(it) }
 
-func (l *limiter) pop() item {
-	it := l.queue[l.head]
-	l.queue[l.head] = item{}
-	l.head++
-	if l.head == len(l.queue) {
-		l.queue, l.head = l.queue[:0], 0
-	}
-	return it
-}
+func (l *limiter) pop() item { return l.queue.pop() }
 
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
@@ -130,25 +130,31 @@ func (l *limiter) submit(it item) {
 			}
 			continue
 		}
+		if l.stopWake == nil {
+			// Blocked callers must also wake when the nursery is
+			// cancelled; arranged once, by the first one to park.
+			l.waking.Add(1)
+			l.stopWake = context.AfterFunc(ctx, l.wakeAll)
+		}
 		l.waiters++
 		if !checked {
 			l.unchecked++
 		}
 		l.suspect()
-		wake := l.wake
-		l.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-		}
-		l.mu.Lock()
+		l.room.Wait()
 		l.waiters--
 		if !checked {
 			l.unchecked--
 		}
 	}
 	l.push(it)
+	if l.waiters > 0 && l.active+l.queued() < l.k {
+		l.room.Signal() // room for more than this caller
+	}
 	if l.idle > 0 {
+		// Uncounted here, not by the runner when it wakes: a second task
+		// pushed before then must wake another runner, or start one.
+		l.idle--
 		l.work.Signal()
 		l.mu.Unlock()
 		return
@@ -162,6 +168,14 @@ func (l *limiter) submit(it item) {
 	l.start()
 }
 
+// wakeAll wakes every blocked caller to look again.
+func (l *limiter) wakeAll() {
+	defer l.waking.Done()
+	l.mu.Lock()
+	l.room.Broadcast()
+	l.mu.Unlock()
+}
+
 // start starts one runner, already counted.
 func (l *limiter) start() {
 	switch {
@@ -169,9 +183,11 @@ func (l *limiter) start() {
 		l.done.Add(1)
 		go l.run(0)
 	case l.pool != nil:
+		l.unstarted.Add(1)
 		if l.pool.tryGo(l.runFn) {
 			return
 		}
+		l.unstarted.Add(-1)
 		// The pool is full. Never block the caller on it: the caller may
 		// be one of its workers, waiting for room only it could make.
 		l.mu.Lock()
@@ -185,7 +201,9 @@ func (l *limiter) start() {
 		l.feeders.Add(1)
 		go l.feed()
 	default:
+		l.unstarted.Add(1)
 		if err := l.exec.Go(l.n.ctx, l.jobFn); err != nil {
+			l.unstarted.Add(-1)
 			l.abandon(err)
 		}
 	}
@@ -194,7 +212,9 @@ func (l *limiter) start() {
 // feed waits, off the pool's workers, until the pool takes a runner.
 func (l *limiter) feed() {
 	defer l.feeders.Done()
+	l.unstarted.Add(1)
 	if err := l.pool.Go(l.feedCtx, l.jobFn); err != nil {
+		l.unstarted.Add(-1)
 		l.abandon(err)
 	}
 }
@@ -237,6 +257,9 @@ func (l *limiter) runJob() { l.run(0) }
 // run is a runner: it takes queued tasks and runs them one at a time. id
 // is its goroutine's ID, or 0 if it has yet to be found.
 func (l *limiter) run(id uint64) {
+	if l.exec != nil {
+		l.unstarted.Add(-1)
+	}
 	if id == 0 {
 		id = goid.Get()
 	}
@@ -266,19 +289,18 @@ func (l *limiter) run(id uint64) {
 		}
 	}()
 	for {
-		for l.queued() == 0 {
-			if l.closing || l.exec != nil {
-				l.exit(id)
-				l.mu.Unlock()
-				normal = true
-				if l.exec == nil {
-					l.done.Done()
-				}
-				return
-			}
+		for l.queued() == 0 && !l.closing && l.exec == nil {
 			l.idle++
 			l.work.Wait()
-			l.idle--
+		}
+		if l.queued() == 0 {
+			l.exit(id)
+			l.mu.Unlock()
+			normal = true
+			if l.exec == nil {
+				l.done.Done()
+			}
+			return
 		}
 		it := l.pop()
 		l.active++
@@ -289,7 +311,9 @@ func (l *limiter) run(id uint64) {
 		l.mu.Lock()
 		running = false
 		l.active--
-		l.broadcast()
+		if l.waiters > 0 {
+			l.room.Signal()
+		}
 	}
 }
 
@@ -314,8 +338,7 @@ func (l *limiter) suspect() {
 // broadcast wakes every blocked caller to look again; l.mu is held.
 func (l *limiter) broadcast() {
 	if l.waiters > 0 {
-		close(l.wake)
-		l.wake = make(chan struct{})
+		l.room.Broadcast()
 	}
 }
 
@@ -345,10 +368,15 @@ func (l *limiter) join(delta int) {
 // in Wait, and the queued tasks may be waiting for it (nested nurseries on
 // one shared pool).
 func (l *limiter) help() {
+	if l.limited || l.pool == nil {
+		return
+	}
+	// While a runner is live on a worker, it drains the queue: only when
+	// none is does it matter who the caller is, which costs microseconds.
 	l.mu.Lock()
-	empty := l.queued() == 0
+	stalled := l.queued() > 0 && l.runners <= int(l.unstarted.Load())
 	l.mu.Unlock()
-	if empty || l.limited || l.pool == nil || !l.pool.isWorker(goid.Get()) {
+	if !stalled || !l.pool.isWorker(goid.Get()) {
 		return
 	}
 	for {
@@ -366,8 +394,16 @@ func (l *limiter) help() {
 func (l *limiter) close() {
 	l.mu.Lock()
 	l.closing = true
+	l.idle = 0
 	l.work.Broadcast()
+	stopWake := l.stopWake
 	l.mu.Unlock()
+	if stopWake != nil {
+		if stopWake() {
+			l.waking.Done()
+		}
+		l.waking.Wait()
+	}
 	l.done.Wait()
 	if l.exec != nil {
 		// Runner jobs still in the executor's queue find nothing to do
@@ -381,4 +417,47 @@ func (l *limiter) close() {
 		}
 		l.dropping.Wait()
 	}
+}
+
+// ring is a FIFO queue of items in a circular buffer whose size is a power
+// of two. It keeps its buffer while the queue is short, so that steady
+// traffic costs no allocation, and lets a large one go once it is empty,
+// so that memory stays O(live tasks).
+type ring struct {
+	buf  []item
+	head int
+	n    int
+}
+
+// keepRing is the largest buffer a ring keeps once it is empty.
+const keepRing = 1024
+
+func (r *ring) push(it item) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = it
+	r.n++
+}
+
+func (r *ring) pop() item {
+	it := r.buf[r.head]
+	r.buf[r.head] = item{}
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	if r.n == 0 {
+		r.head = 0
+		if len(r.buf) > keepRing {
+			r.buf = nil
+		}
+	}
+	return it
+}
+
+func (r *ring) grow() {
+	buf := make([]item, max(8, 2*len(r.buf)))
+	for i := range r.n {
+		buf[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+	}
+	r.buf, r.head = buf, 0
 }
