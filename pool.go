@@ -36,20 +36,24 @@ type Pool struct {
 	max  int32
 	idle time.Duration
 
-	tasks     chan job
-	workers   atomic.Int32
-	running   atomic.Int64
-	completed atomic.Uint64
+	tasks   chan job
+	workers atomic.Int32
 
 	// Close sets closed, closes closing to release blocked Go calls, waits
 	// until no Go is in flight (so no task can enter the queue after), then
-	// closes stop: workers drain the queue and exit.
+	// closes tasks: workers drain the queue and exit.
 	closed    atomic.Bool
 	inflight  atomic.Int64
 	closing   chan struct{}
-	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// Written by workers at every task, so kept apart from the fields Go
+	// writes: Running is started - completed.
+	_         [64]byte
+	started   atomic.Uint64
+	completed atomic.Uint64
+	_         [64]byte
 
 	idsMu sync.Mutex
 	ids   map[uint64]struct{} // goroutine IDs of live workers
@@ -120,7 +124,6 @@ func NewPool(workers int, opts ...PoolOption) *Pool {
 		idle:    cfg.idle,
 		tasks:   make(chan job, cfg.queue),
 		closing: make(chan struct{}),
-		stop:    make(chan struct{}),
 		ids:     make(map[uint64]struct{}),
 	}
 }
@@ -222,7 +225,7 @@ func (p *Pool) work(task job) {
 		if counted {
 			// The task called runtime.Goexit (a panic crashes the
 			// program anyway): replace this worker if work is waiting.
-			p.running.Add(-1)
+			p.completed.Add(1)
 			p.workers.Add(-1)
 			if len(p.tasks) > 0 {
 				p.spawn(job{})
@@ -234,11 +237,13 @@ func (p *Pool) work(task job) {
 	for {
 		if task.f != nil || task.runner != nil {
 			p.run(task, id)
-			task = job{}
 		}
+		var ok bool
 		select {
-		case task = <-p.tasks:
-			continue
+		case task, ok = <-p.tasks:
+			if ok {
+				continue
+			}
 		default:
 		}
 		if timer == nil {
@@ -247,39 +252,32 @@ func (p *Pool) work(task job) {
 			timer.Reset(p.idle)
 		}
 		select {
-		case task = <-p.tasks:
+		case task, ok = <-p.tasks:
 			timer.Stop()
+			if !ok {
+				p.workers.Add(-1)
+				counted = false
+				return
+			}
 		case <-timer.C:
 			p.workers.Add(-1)
 			if len(p.tasks) > 0 && p.reclaim() {
+				task = job{}
 				continue
 			}
 			counted = false
 			return
-		case <-p.stop:
-			timer.Stop()
-			for {
-				select {
-				case task = <-p.tasks:
-					p.run(task, id)
-				default:
-					p.workers.Add(-1)
-					counted = false
-					return
-				}
-			}
 		}
 	}
 }
 
 func (p *Pool) run(j job, worker uint64) {
-	p.running.Add(1)
+	p.started.Add(1)
 	if j.runner != nil {
 		j.runner(worker)
 	} else {
 		j.f()
 	}
-	p.running.Add(-1)
 	p.completed.Add(1)
 }
 
@@ -317,7 +315,7 @@ func (p *Pool) Close() error {
 		for p.inflight.Load() > 0 {
 			runtime.Gosched()
 		}
-		close(p.stop)
+		close(p.tasks)
 	})
 	p.wg.Wait()
 	return nil
@@ -334,10 +332,13 @@ type PoolStats struct {
 // Stats returns the pool's counters. Each is read atomically, without
 // locks, so the snapshot is cheap but not taken at a single instant.
 func (p *Pool) Stats() PoolStats {
+	// completed first: started, read later, is at least as large.
+	completed := p.completed.Load()
+	started := p.started.Load()
 	return PoolStats{
 		Workers:   int(p.workers.Load()),
-		Running:   int(p.running.Load()),
+		Running:   int(started - completed),
 		Queued:    len(p.tasks),
-		Completed: p.completed.Load(),
+		Completed: completed,
 	}
 }
