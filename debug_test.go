@@ -1,6 +1,7 @@
 package nursery_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +326,23 @@ func TestDebugEnvChild(t *testing.T) {
 	site := nextLine()
 	n.Go(func(context.Context) error { panic("boom") })
 	assert.Equal(t, `panic (spawned at `+site+`): boom`, panicHead(t, n.Wait()))
+}
+
+// While an execution trace is recorded, debug-mode nurseries and tasks are
+// trace tasks whose logs carry their paths.
+func TestDebugTraceTasks(t *testing.T) {
+	// Not parallel: the trace is the process's.
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Skipf("tracing is on already (go test -trace?): %v", err)
+	}
+	err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+		n.Go(func(context.Context) error { return nil }, nursery.Name("traced-task"))
+		return nil
+	}, nursery.Debug(), nursery.WithName("traced-nursery"))
+	trace.Stop()
+	require.NoError(t, err)
+	for _, want := range []string{"nursery.task", "nursery.run", "traced-nursery/traced-task"} {
+		assert.True(t, bytes.Contains(buf.Bytes(), []byte(want)), "%q not in the trace", want)
+	}
 }
