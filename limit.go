@@ -117,15 +117,23 @@ func (l *limiter) submit(it item) {
 			l.n.drop(it, nil)
 			return
 		}
-		// The caller may hold a runner only if every runner holds a task
-		// and as many callers are blocked as there are runners. Only then
-		// is it worth the microseconds to find out.
-		if !checked && l.active >= l.maxRunners && l.waiters+l.joining+1 >= l.maxRunners {
+		// The caller may be a runner that would wait for itself only if
+		// every task being run is blocked here or in Task.Wait — at least
+		// as many blocked callers, this one included, as running tasks.
+		// Only then is it worth the microseconds to find out. (Comparing
+		// with the number of running tasks, not of possible runners:
+		// fewer runners may be live, say when the pool is closing.)
+		//
+		// On a shared pool, when none of this nursery's runners is
+		// running, they may all be waiting for a worker, and the caller
+		// may be a worker (of another nursery nested in this one's
+		// caller, say) that they wait for: it must not block either.
+		if !checked && l.mayBeStuck(1) {
 			checked = true
 			l.mu.Unlock()
 			id := goid.Get()
 			l.mu.Lock()
-			if slices.Contains(l.ids, id) {
+			if slices.Contains(l.ids, id) || l.pool != nil && l.pool.isWorker(id) {
 				break
 			}
 			continue
@@ -314,6 +322,7 @@ func (l *limiter) run(id uint64) {
 		if l.waiters > 0 {
 			l.room.Signal()
 		}
+		l.suspect()
 	}
 }
 
@@ -326,11 +335,21 @@ func (l *limiter) exit(id uint64) {
 	l.broadcast()
 }
 
+// mayBeStuck reports whether no task of the nursery may be making progress:
+// every running task may be blocked in submit or Task.Wait (extra counts a
+// caller about to block), or, on a pool, none is running. l.mu is held.
+func (l *limiter) mayBeStuck(extra int) bool {
+	if l.active == 0 {
+		return l.pool != nil
+	}
+	return l.waiters+l.joining+extra >= l.active
+}
+
 // suspect wakes the waiters that have not checked whether they hold a
-// runner when every runner holds a task and as many callers are blocked as
-// there are runners: only then can every runner be blocked. l.mu is held.
+// runner when no task may be making progress: only then can they be
+// waiting for themselves. l.mu is held.
 func (l *limiter) suspect() {
-	if l.unchecked > 0 && l.active >= l.maxRunners && l.waiters+l.joining >= l.maxRunners {
+	if l.unchecked > 0 && l.mayBeStuck(0) {
 		l.broadcast()
 	}
 }
