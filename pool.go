@@ -331,6 +331,12 @@ type PoolStats struct {
 
 // Stats returns the pool's counters. Each is read atomically, without
 // locks, so the snapshot is cheap but not taken at a single instant.
+//
+// The counters count the pool's own jobs. A nursery does not queue each of
+// its tasks in the pool: it keeps them in its own queue (so that cancelling
+// it drops them at once) and hands the pool runner jobs, each of which may
+// run several of its tasks in a row. For a pool shared by nurseries,
+// Running and Completed therefore count runners, not tasks.
 func (p *Pool) Stats() PoolStats {
 	// completed first: started, read later, is at least as large.
 	completed := p.completed.Load()
