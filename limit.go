@@ -234,9 +234,7 @@ func (l *limiter) abandon(err error) {
 	l.runners--
 	var orphans []item
 	if l.runners == 0 {
-		for l.queued() > 0 {
-			orphans = append(orphans, l.pop())
-		}
+		orphans = l.takeAll()
 	}
 	l.broadcast()
 	l.mu.Unlock()
@@ -248,15 +246,21 @@ func (l *limiter) abandon(err error) {
 // dropQueued drops every queued task once the nursery is cancelled.
 func (l *limiter) dropQueued() {
 	l.mu.Lock()
-	var dropped []item
-	for l.queued() > 0 {
-		dropped = append(dropped, l.pop())
-	}
+	dropped := l.takeAll()
 	l.broadcast()
 	l.mu.Unlock()
 	for _, it := range dropped {
 		l.n.drop(it, nil)
 	}
+}
+
+// takeAll empties the queue and returns what it held; l.mu is held.
+func (l *limiter) takeAll() []item {
+	var all []item
+	for l.queued() > 0 {
+		all = append(all, l.pop())
+	}
+	return all
 }
 
 // runJob is a runner handed to an executor as a plain function.
