@@ -21,10 +21,12 @@ type Executor interface {
 // error from e.Go (for example [ErrPoolClosed]) is that task's failure,
 // reported by Wait. Tasks launched with [Start] never use e.
 //
-// A task that calls Go on its own nursery never blocks on a full [Pool]: the
-// new task is queued in the nursery and run as soon as a worker is free.
-// Executors other than *Pool must not block their own workers in Go, or
-// such a task may wait for itself.
+// A task (or a [Start] service) that calls Go on its own nursery on a full
+// [Pool] never waits for itself: at once if every running task may be
+// blocked, else after a millisecond blocked, the nursery finds out that the
+// caller is one of its own, and queues the new task to run as soon as a
+// worker is free. Executors other than *Pool must not block their own
+// workers in Go, or such a task may wait for itself.
 func WithExecutor(e Executor) Option {
 	if e == nil {
 		panic("nursery: nil Executor")

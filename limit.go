@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/structured-go/nursery/internal/goid"
 )
@@ -16,16 +17,22 @@ import (
 // both.
 //
 // Outside callers of Go block while k tasks are running or queued
-// (backpressure). A task calling Go on its own nursery must never block —
-// that deadlocks errgroup's SetLimit when every slot holder spawns
-// (golang/go#27837) — so runners are known by goroutine ID, and a runner's
-// Go queues the child, which runs when a slot frees. Identifying a caller
-// costs microseconds, so it happens only when every runner holds a task and
-// as many callers are blocked as there are runners; runners compute their
-// own ID once when they start, which is why runners of the default executor
-// stay alive until the nursery closes instead of exiting whenever the queue
-// runs dry. Runners on an executor do exit then: they would hold workers
-// that others share.
+// (backpressure). A task calling Go on its own nursery must not wait for
+// itself — that deadlocks errgroup's SetLimit when every slot holder
+// spawns (golang/go#27837) — so runners (and Start services) are known by
+// goroutine ID, and a runner's Go queues the child, which runs when a slot
+// frees. Identifying a caller costs microseconds, so a blocked caller is
+// identified only when no running task may be making progress, or once it
+// has been blocked for patrolDelay (a sibling may be waiting for it in a
+// way the nursery cannot see). Runners compute their own ID once when they
+// start, which is why runners of the default executor stay alive until the
+// nursery closes instead of exiting whenever the queue runs dry. Runners on
+// an executor do exit then: they would hold workers that others share.
+//
+// One case stays unsolved: a task of another nursery nested inside one of
+// this nursery's tasks is an outside caller here, so with every slot held
+// by tasks that wait for such nested work, its Go on this nursery blocks
+// for good. Nested scopes should not spawn into their full ancestors.
 //
 // On an executor, tasks wait in the nursery's queue rather than the
 // executor's, so cancelling the nursery drops them at once even when every
@@ -56,6 +63,12 @@ type limiter struct {
 	// unstarted counts runners handed to the executor that have yet to
 	// start running.
 	unstarted atomic.Int32
+
+	services   []uint64       // goroutine IDs of running Start services
+	gen        uint64         // bumped by a patrol that found unchecked callers
+	patrolling bool           // a patrol timer is armed
+	stopPatrol func() bool    // stops it
+	patrols    sync.WaitGroup // the armed patrol, until it has run or been stopped
 
 	stopWake func() bool    // stops the wake-up of blocked callers at cancellation
 	waking   sync.WaitGroup // that wake-up, once arranged
@@ -110,7 +123,7 @@ func (l *limiter) pop() item { return l.queue.pop() }
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
 	l.mu.Lock()
-	checked := false
+	checked, due := false, false
 	for l.k > 0 && l.active+l.queued() >= l.k {
 		if ctx.Err() != nil {
 			l.mu.Unlock()
@@ -128,12 +141,19 @@ func (l *limiter) submit(it item) {
 		// running, they may all be waiting for a worker, and the caller
 		// may be a worker (of another nursery nested in this one's
 		// caller, say) that they wait for: it must not block either.
-		if !checked && l.mayBeStuck(1) {
+		//
+		// A caller may also wait for itself in ways the nursery cannot
+		// see: a sibling waiting on a channel for it, or a service that a
+		// slot holder waits for. So a caller that has been blocked for
+		// patrolDelay is checked as well; outside callers pay for that
+		// at most once per blocked call.
+		if !checked && (due || l.mayBeStuck(1)) {
 			checked = true
 			l.mu.Unlock()
 			id := goid.Get()
 			l.mu.Lock()
-			if slices.Contains(l.ids, id) || l.pool != nil && l.pool.isWorker(id) {
+			if slices.Contains(l.ids, id) || slices.Contains(l.services, id) ||
+				l.pool != nil && l.pool.isWorker(id) {
 				break
 			}
 			continue
@@ -147,12 +167,15 @@ func (l *limiter) submit(it item) {
 		l.waiters++
 		if !checked {
 			l.unchecked++
+			l.patrol()
 		}
 		l.suspect()
+		gen := l.gen
 		l.room.Wait()
 		l.waiters--
 		if !checked {
 			l.unchecked--
+			due = l.gen != gen
 		}
 	}
 	l.push(it)
@@ -174,6 +197,64 @@ func (l *limiter) submit(it item) {
 	l.runners++
 	l.mu.Unlock()
 	l.start()
+}
+
+// patrolDelay is how long a caller may stay blocked in submit before the
+// nursery checks whether it is one of its own tasks or services.
+const patrolDelay = time.Millisecond
+
+// patrol arms the timer that makes callers blocked unchecked for
+// patrolDelay check themselves; l.mu is held.
+func (l *limiter) patrol() {
+	if l.patrolling || l.closing {
+		return
+	}
+	l.patrolling = true
+	l.patrols.Add(1)
+	l.stopPatrol = time.AfterFunc(patrolDelay, l.onPatrol).Stop
+}
+
+func (l *limiter) onPatrol() {
+	defer l.patrols.Done()
+	l.mu.Lock()
+	l.patrolling = false
+	if l.unchecked > 0 {
+		l.gen++
+		l.room.Broadcast()
+	}
+	l.mu.Unlock()
+}
+
+// service records, while a Start service runs, that its goroutine is one
+// of the nursery's: its Go must not wait for a slot that a task waiting
+// for the service holds. It returns the function that forgets it.
+func (l *limiter) service(id uint64) func() {
+	l.mu.Lock()
+	l.services = append(l.services, id)
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		if i := slices.Index(l.services, id); i >= 0 {
+			l.services = slices.Delete(l.services, i, i+1)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// standIn records the calling goroutine as a runner while it runs a task
+// claimed by a runner's Task.Wait; it returns the function that forgets it.
+func (l *limiter) standIn() func() {
+	id := goid.Get()
+	l.mu.Lock()
+	l.ids = append(l.ids, id)
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		if i := slices.Index(l.ids, id); i >= 0 {
+			l.ids = slices.Delete(l.ids, i, i+1)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // wakeAll wakes every blocked caller to look again.
@@ -293,11 +374,13 @@ func (l *limiter) run(id uint64) {
 			l.runners++
 		}
 		l.mu.Unlock()
-		if l.exec == nil {
-			l.done.Done()
-		}
+		// Start the replacement first: close may be waiting for the
+		// runner count to reach zero.
 		if replace {
 			l.start()
+		}
+		if l.exec == nil {
+			l.done.Done()
 		}
 	}()
 	for {
@@ -420,7 +503,13 @@ func (l *limiter) close() {
 	l.idle = 0
 	l.work.Broadcast()
 	stopWake := l.stopWake
+	stopPatrol := l.stopPatrol
+	patrolling := l.patrolling
 	l.mu.Unlock()
+	if patrolling && stopPatrol() {
+		l.patrols.Done()
+	}
+	l.patrols.Wait()
 	if stopWake != nil {
 		if stopWake() {
 			l.waking.Done()

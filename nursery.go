@@ -154,8 +154,9 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 //
 // If the nursery's context is already done, fn does not run. With
 // [WithLimit], Go called from outside the nursery's tasks blocks until a
-// slot frees or the context ends; called from inside a task it never
-// blocks. Go panics if fn is nil or if Wait has already returned.
+// slot frees or the context ends; called from inside one of its tasks it
+// never waits for itself (see [WithLimit]). Go panics if fn is nil or if
+// Wait has already returned.
 func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")

@@ -43,9 +43,13 @@ func (f taskOptionFunc) applyTask(c *taskConfig) { f(c) }
 // WithLimit makes at most k tasks of the nursery run at once. Go and Spawn
 // called from outside the nursery's tasks block until a slot frees or the
 // nursery's context ends. Go and Spawn called from inside one of its running
-// tasks never block: the new task is queued and runs when a slot frees, and
+// tasks or [Start] services never wait for themselves: the new task is
+// queued and runs when a slot frees (the caller is recognised at once when
+// every running task may be blocked, else after about a millisecond), and
 // a [Task.Wait] on a queued task from inside a running task runs it in the
-// caller's slot. Tasks launched with [Start] are services and do not count.
+// caller's slot. Tasks launched with Start are services and do not count.
+// A task of a nursery nested inside this one's tasks counts as an outside
+// caller: it should not spawn into this nursery while it is full.
 // WithLimit panics if k < 1.
 func WithLimit(k int) Option {
 	if k < 1 {

@@ -3,6 +3,8 @@ package nursery
 import (
 	"context"
 	"sync"
+
+	"github.com/structured-go/nursery/internal/goid"
 )
 
 // Start runs fn as a service task of n and blocks until fn calls ready(v),
@@ -72,6 +74,9 @@ func (s *service[T]) cancelledAlone() bool     { return false }
 func (s *service[T]) finish(error)             {}
 
 func (s *service[T]) call(ctx context.Context) error {
+	if l := s.n.sched; l != nil {
+		defer l.service(goid.Get())()
+	}
 	return s.fn(ctx, s.markReady)
 }
 

@@ -68,7 +68,7 @@ func Spawn[T any](n *Nursery, fn func(ctx context.Context) (T, error), opts ...T
 func (t *Task[T]) Wait() (T, error) {
 	if t.state.Load() != taskDone {
 		if t.state.Load() == taskQueued && t.n.sched != nil && t.n.sched.mayHelp() && t.claim() {
-			t.n.run(item{task: t, tc: t.tc}, true)
+			t.help()
 		}
 		if s := t.n.sched; s != nil && t.state.Load() != taskDone {
 			s.join(1)
@@ -102,6 +102,22 @@ func (t *Task[T]) Cancel(cause error) {
 
 // Name returns the name given with [Name], or "".
 func (t *Task[T]) Name() string { return t.tc.taskName() }
+
+// help runs a claimed task for its waiter, in the waiter's slot. It runs
+// on a goroutine of its own only so that a runtime.Goexit in the task ends
+// the task, not the waiter; the waiter blocks meanwhile, so the slot still
+// runs one task at a time.
+func (t *Task[T]) help() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// It stands in for the waiter, a runner: its own Go and
+		// Task.Wait calls are a runner's.
+		defer t.n.sched.standIn()()
+		t.n.run(item{task: t, tc: t.tc}, true)
+	}()
+	<-done
+}
 
 func (t *Task[T]) claim() bool {
 	return t.state.CompareAndSwap(taskQueued, taskRunning)
