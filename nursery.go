@@ -42,15 +42,32 @@ type Nursery struct {
 	tree node
 
 	mu            sync.Mutex
-	errs          []error       // failures, in the order they happened, named
-	raw           []error       // the same failures as the tasks returned them
-	panics        []*PanicError // panics, in the order they happened
-	selfCancelled bool          // the nursery cancelled itself (Cancel or a failure) before anything else did
-	interrupted   bool          // some task returned or skipped because of the parent's cancellation
+	failed        *failures // nil until something fails: most nurseries never need it
+	selfCancelled bool      // the nursery cancelled itself (Cancel or a failure) before anything else did
+	interrupted   bool      // some task returned or skipped because of the parent's cancellation
 
 	once   sync.Once
-	err    error
-	repnic *PanicError
+	result *failures // set by finish; nil means Wait returns nil
+}
+
+// failures are what went wrong in a nursery, and Wait's result. They live
+// apart from the Nursery so that the common scope, where nothing fails,
+// stays small.
+type failures struct {
+	errs   []error       // failures, in the order they happened, named
+	raw    []error       // the same failures as the tasks returned them
+	panics []*PanicError // panics, in the order they happened
+
+	err    error       // what Wait returns
+	repnic *PanicError // what Wait re-panics with, in default mode
+}
+
+// failuresLocked returns n.failed, made on first use; n.mu is held.
+func (n *Nursery) failuresLocked() *failures {
+	if n.failed == nil {
+		n.failed = new(failures)
+	}
+	return n.failed
 }
 
 // item is one task waiting to run: either a plain function from Go or a
@@ -275,10 +292,13 @@ func (n *Nursery) Wait() error {
 	n.blocked()
 	n.wg.Wait()
 	n.once.Do(n.finish)
-	if n.repnic != nil {
-		panic(n.repnic)
+	if r := n.result; r != nil {
+		if r.repnic != nil {
+			panic(r.repnic)
+		}
+		return r.err
 	}
-	return n.err
+	return nil
 }
 
 // finish computes Wait's result once every task has returned.
@@ -287,26 +307,30 @@ func (n *Nursery) finish() {
 		n.sched.close()
 	}
 	n.mu.Lock()
-	errs := n.errs
 	if n.interrupted && !n.selfCancelled {
-		errs = append(errs, nameError(context.Cause(n.parent), n.cfg.name))
+		f := n.failuresLocked()
+		f.errs = append(f.errs, nameError(context.Cause(n.parent), n.cfg.name))
 	}
-	panics := n.panics
+	f := n.failed
 	n.mu.Unlock()
 
 	n.untrack()
 	n.closed.Store(true)
 	n.cancel(nil)
-	if len(panics) > 0 && !n.cfg.panicErr {
-		p := panics[0]
-		p.more = len(panics) - 1 + len(errs)
+	if f == nil {
+		return
+	}
+	if len(f.panics) > 0 && !n.cfg.panicErr {
+		p := f.panics[0]
+		p.more = len(f.panics) - 1 + len(f.errs)
 		if p.nursery == "" {
 			p.nursery = n.cfg.name
 		}
-		n.repnic = p
-		return
+		f.repnic = p
+	} else {
+		f.err = join(f.errs)
 	}
-	n.err = join(errs)
+	n.result = f
 }
 
 // exec claims and runs one task on the calling goroutine. queued says
@@ -393,9 +417,10 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	switch {
 	case pe != nil:
 		n.mu.Lock()
-		n.panics = append(n.panics, pe)
+		f := n.failuresLocked()
+		f.panics = append(f.panics, pe)
 		if n.cfg.panicErr {
-			n.errs = append(n.errs, nameError(pe, n.cfg.name))
+			f.errs = append(f.errs, nameError(pe, n.cfg.name))
 		}
 		n.cancelLocked(pe)
 		n.mu.Unlock()
@@ -417,8 +442,9 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 	werr := n.taskError(err, tc)
 	n.mu.Lock()
-	n.errs = append(n.errs, werr)
-	n.raw = append(n.raw, err)
+	f := n.failuresLocked()
+	f.errs = append(f.errs, werr)
+	f.raw = append(f.raw, err)
 	if always || !n.cfg.collect {
 		n.cancelLocked(err)
 	}
@@ -436,7 +462,10 @@ func (n *Nursery) cancelLocked(cause error) {
 func (n *Nursery) failedWith(err error) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, r := range n.raw {
+	if n.failed == nil {
+		return false
+	}
+	for _, r := range n.failed.raw {
 		if errors.Is(err, r) && errors.Is(r, err) {
 			return true
 		}
