@@ -228,32 +228,29 @@ func (l *limiter) onPatrol() {
 // service records, while a Start service runs, that its goroutine is one
 // of the nursery's: its Go must not wait for a slot that a task waiting
 // for the service holds. It returns the function that forgets it.
-func (l *limiter) service(id uint64) func() {
+func (l *limiter) service(id uint64) func() { return l.enlist(&l.services, id) }
+
+// standIn records the calling goroutine as a runner while it runs a task
+// claimed by a runner's Task.Wait; it returns the function that forgets it.
+func (l *limiter) standIn() func() { return l.enlist(&l.ids, goid.Get()) }
+
+// enlist adds id to list (l.ids or l.services) until the returned function
+// is called.
+func (l *limiter) enlist(list *[]uint64, id uint64) func() {
 	l.mu.Lock()
-	l.services = append(l.services, id)
+	*list = append(*list, id)
 	l.mu.Unlock()
 	return func() {
 		l.mu.Lock()
-		if i := slices.Index(l.services, id); i >= 0 {
-			l.services = slices.Delete(l.services, i, i+1)
-		}
+		forget(list, id)
 		l.mu.Unlock()
 	}
 }
 
-// standIn records the calling goroutine as a runner while it runs a task
-// claimed by a runner's Task.Wait; it returns the function that forgets it.
-func (l *limiter) standIn() func() {
-	id := goid.Get()
-	l.mu.Lock()
-	l.ids = append(l.ids, id)
-	l.mu.Unlock()
-	return func() {
-		l.mu.Lock()
-		if i := slices.Index(l.ids, id); i >= 0 {
-			l.ids = slices.Delete(l.ids, i, i+1)
-		}
-		l.mu.Unlock()
+// forget removes id from list; l.mu is held.
+func forget(list *[]uint64, id uint64) {
+	if i := slices.Index(*list, id); i >= 0 {
+		*list = slices.Delete(*list, i, i+1)
 	}
 }
 
@@ -416,9 +413,7 @@ func (l *limiter) run(id uint64) {
 // exit removes a runner; l.mu is held.
 func (l *limiter) exit(id uint64) {
 	l.runners--
-	if i := slices.Index(l.ids, id); i >= 0 {
-		l.ids = slices.Delete(l.ids, i, i+1)
-	}
+	forget(&l.ids, id)
 	l.broadcast()
 }
 
