@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/structured-go/nursery/internal/goid"
 )
@@ -19,15 +18,14 @@ import (
 // Outside callers of Go block while k tasks are running or queued
 // (backpressure). A task calling Go on its own nursery must not wait for
 // itself — that deadlocks errgroup's SetLimit when every slot holder
-// spawns (golang/go#27837) — so runners (and Start services) are known by
-// goroutine ID, and a runner's Go queues the child, which runs when a slot
-// frees. Identifying a caller costs microseconds, so a blocked caller is
-// identified only when no running task may be making progress, or once it
-// has been blocked for patrolDelay (a sibling may be waiting for it in a
-// way the nursery cannot see). Runners compute their own ID once when they
-// start, which is why runners of the default executor stay alive until the
-// nursery closes instead of exiting whenever the queue runs dry. Runners on
-// an executor do exit then: they would hold workers that others share.
+// spawns (golang/go#27837) — nor may any goroutine that a slot holder may
+// be waiting for: a Start service, or a worker of the nursery's pool. So
+// runners, services and pool workers are known by goroutine identity
+// (internal/goid), a caller about to block is looked up among them, and
+// theirs is queued instead, to run when a slot frees. Runners of the
+// default executor stay alive until the nursery closes instead of exiting
+// whenever the queue runs dry; runners on an executor do exit then: they
+// would hold workers that others share.
 //
 // One case stays unsolved: a task of another nursery nested inside one of
 // this nursery's tasks is an outside caller here, so with every slot held
@@ -46,29 +44,23 @@ type limiter struct {
 	exec       Executor // nil: runners are goroutines of the nursery
 	pool       *Pool    // exec, when it is a *Pool
 
-	mu        sync.Mutex
-	work      sync.Cond // idle runners wait here for tasks or close
-	room      sync.Cond // blocked callers wait here for a slot
-	queue     ring
-	active    int      // tasks being run by runners
-	runners   int      // live runners, counted from when they are started
-	idle      int      // runners parked on work and not yet signalled
-	ids       []uint64 // goroutine IDs of live runners
-	waiters   int      // callers blocked in submit
-	unchecked int      // of them, those not known to be outside callers
-	joining   int      // callers blocked in Task.Wait
-	closing   bool
-	done      sync.WaitGroup // goroutine runners (not executor jobs)
+	mu      sync.Mutex
+	work    sync.Cond // idle runners wait here for tasks or close
+	room    sync.Cond // blocked callers wait here for a slot
+	queue   ring
+	active  int      // tasks being run by runners
+	runners int      // live runners, counted from when they are started
+	idle    int      // runners parked on work and not yet signalled
+	ids     []uint64 // goroutine IDs of live runners
+	waiters int      // callers blocked in submit
+	closing bool
+	done    sync.WaitGroup // goroutine runners (not executor jobs)
 
 	// unstarted counts runners handed to the executor that have yet to
 	// start running.
 	unstarted atomic.Int32
 
-	services   []uint64       // goroutine IDs of running Start services
-	gen        uint64         // bumped by a patrol that found unchecked callers
-	patrolling bool           // a patrol timer is armed
-	stopPatrol func() bool    // stops it
-	patrols    sync.WaitGroup // the armed patrol, until it has run or been stopped
+	services []uint64 // goroutine IDs of running Start services
 
 	stopWake func() bool    // stops the wake-up of blocked callers at cancellation
 	waking   sync.WaitGroup // that wake-up, once arranged
@@ -123,59 +115,22 @@ func (l *limiter) pop() item { return l.queue.pop() }
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
 	l.mu.Lock()
-	checked, due := false, false
-	for l.k > 0 && l.active+l.queued() >= l.k {
-		if ctx.Err() != nil {
-			l.mu.Unlock()
-			l.n.drop(it, nil)
-			return
-		}
-		// The caller may be a runner that would wait for itself only if
-		// every task being run is blocked here or in Task.Wait — at least
-		// as many blocked callers, this one included, as running tasks.
-		// Only then is it worth the microseconds to find out. (Comparing
-		// with the number of running tasks, not of possible runners:
-		// fewer runners may be live, say when the pool is closing.)
-		//
-		// On a shared pool, when none of this nursery's runners is
-		// running, they may all be waiting for a worker, and the caller
-		// may be a worker (of another nursery nested in this one's
-		// caller, say) that they wait for: it must not block either.
-		//
-		// A caller may also wait for itself in ways the nursery cannot
-		// see: a sibling waiting on a channel for it, or a service that a
-		// slot holder waits for. So a caller that has been blocked for
-		// patrolDelay is checked as well; outside callers pay for that
-		// at most once per blocked call.
-		if !checked && (due || l.mayBeStuck(1)) {
-			checked = true
-			l.mu.Unlock()
-			id := goid.Get()
-			l.mu.Lock()
-			if slices.Contains(l.ids, id) || slices.Contains(l.services, id) ||
-				l.pool != nil && l.pool.isWorker(id) {
-				break
-			}
-			continue
-		}
+	if l.k > 0 && l.active+l.queued() >= l.k && !l.owns() {
 		if l.stopWake == nil {
 			// Blocked callers must also wake when the nursery is
-			// cancelled; arranged once, by the first one to park.
+			// cancelled; arranged once, by the first one to block.
 			l.waking.Add(1)
 			l.stopWake = context.AfterFunc(ctx, l.wakeAll)
 		}
-		l.waiters++
-		if !checked {
-			l.unchecked++
-			l.patrol()
-		}
-		l.suspect()
-		gen := l.gen
-		l.room.Wait()
-		l.waiters--
-		if !checked {
-			l.unchecked--
-			due = l.gen != gen
+		for l.active+l.queued() >= l.k {
+			if ctx.Err() != nil {
+				l.mu.Unlock()
+				l.n.drop(it, nil)
+				return
+			}
+			l.waiters++
+			l.room.Wait()
+			l.waiters--
 		}
 	}
 	l.push(it)
@@ -199,30 +154,15 @@ func (l *limiter) submit(it item) {
 	l.start()
 }
 
-// patrolDelay is how long a caller may stay blocked in submit before the
-// nursery checks whether it is one of its own tasks or services.
-const patrolDelay = time.Millisecond
-
-// patrol arms the timer that makes callers blocked unchecked for
-// patrolDelay check themselves; l.mu is held.
-func (l *limiter) patrol() {
-	if l.patrolling || l.closing {
-		return
-	}
-	l.patrolling = true
-	l.patrols.Add(1)
-	l.stopPatrol = time.AfterFunc(patrolDelay, l.onPatrol).Stop
-}
-
-func (l *limiter) onPatrol() {
-	defer l.patrols.Done()
-	l.mu.Lock()
-	l.patrolling = false
-	if l.unchecked > 0 {
-		l.gen++
-		l.room.Broadcast()
-	}
-	l.mu.Unlock()
+// owns reports whether the caller is one of the goroutines whose Go must
+// never wait for a slot: a runner (or a stand-in for one), which may hold
+// the very slot it would wait for; a Start service, which a slot holder
+// may be waiting for; or, on a pool, any of its workers, which this
+// nursery's runners may be waiting for. l.mu is held.
+func (l *limiter) owns() bool {
+	id := goid.Get()
+	return slices.Contains(l.ids, id) || slices.Contains(l.services, id) ||
+		l.pool != nil && l.pool.isWorker(id)
 }
 
 // service records, while a Start service runs, that its goroutine is one
@@ -396,7 +336,6 @@ func (l *limiter) run(id uint64) {
 		}
 		it := l.pop()
 		l.active++
-		l.suspect()
 		running = true
 		l.mu.Unlock()
 		l.n.exec(it, true)
@@ -406,7 +345,6 @@ func (l *limiter) run(id uint64) {
 		if l.waiters > 0 {
 			l.room.Signal()
 		}
-		l.suspect()
 	}
 }
 
@@ -415,25 +353,6 @@ func (l *limiter) exit(id uint64) {
 	l.runners--
 	forget(&l.ids, id)
 	l.broadcast()
-}
-
-// mayBeStuck reports whether no task of the nursery may be making progress:
-// every running task may be blocked in submit or Task.Wait (extra counts a
-// caller about to block), or, on a pool, none is running. l.mu is held.
-func (l *limiter) mayBeStuck(extra int) bool {
-	if l.active == 0 {
-		return l.pool != nil
-	}
-	return l.waiters+l.joining+extra >= l.active
-}
-
-// suspect wakes the waiters that have not checked whether they hold a
-// runner when no task may be making progress: only then can they be
-// waiting for themselves. l.mu is held.
-func (l *limiter) suspect() {
-	if l.unchecked > 0 && l.mayBeStuck(0) {
-		l.broadcast()
-	}
 }
 
 // broadcast wakes every blocked caller to look again; l.mu is held.
@@ -454,14 +373,6 @@ func (l *limiter) mayHelp() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Contains(l.ids, id)
-}
-
-// join counts callers blocked in Task.Wait, which may be runners.
-func (l *limiter) join(delta int) {
-	l.mu.Lock()
-	l.joining += delta
-	l.suspect()
-	l.mu.Unlock()
 }
 
 // help runs queued tasks in the caller of Wait when the nursery has no
@@ -498,13 +409,7 @@ func (l *limiter) close() {
 	l.idle = 0
 	l.work.Broadcast()
 	stopWake := l.stopWake
-	stopPatrol := l.stopPatrol
-	patrolling := l.patrolling
 	l.mu.Unlock()
-	if patrolling && stopPatrol() {
-		l.patrols.Done()
-	}
-	l.patrols.Wait()
 	if stopWake != nil {
 		if stopWake() {
 			l.waking.Done()

@@ -70,10 +70,6 @@ func (t *Task[T]) Wait() (T, error) {
 		if t.state.Load() == taskQueued && t.n.sched != nil && t.n.sched.mayHelp() && t.claim() {
 			t.help()
 		}
-		if s := t.n.sched; s != nil && t.state.Load() != taskDone {
-			s.join(1)
-			defer s.join(-1)
-		}
 		<-t.Done()
 	}
 	return t.val, t.err
