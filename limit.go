@@ -187,10 +187,13 @@ func (l *limiter) enlist(list *[]uint64, id uint64) func() {
 	}
 }
 
-// forget removes id from list; l.mu is held.
+// forget removes id from list, whose order does not matter; l.mu is held.
 func forget(list *[]uint64, id uint64) {
-	if i := slices.Index(*list, id); i >= 0 {
-		*list = slices.Delete(*list, i, i+1)
+	s := *list
+	if i := slices.Index(s, id); i >= 0 {
+		last := len(s) - 1
+		s[i] = s[last]
+		*list = s[:last]
 	}
 }
 

@@ -337,6 +337,15 @@ func (n *Nursery) finish() {
 // whether the task waited in a queue, from which a cancelled nursery drops
 // it; a task handed straight to its own goroutine was already started.
 func (n *Nursery) exec(it item, queued bool) {
+	if it.task == nil && it.tc == nil {
+		// A plain Go without options, the common case: the shorter path.
+		if queued && n.ctx.Err() != nil {
+			n.dropClaimed(it, nil)
+			return
+		}
+		n.runFunc(it.fn)
+		return
+	}
 	if it.task != nil && !it.task.claim() {
 		return // a waiter claimed it and runs it itself
 	}
