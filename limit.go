@@ -115,6 +115,7 @@ func (l *limiter) pop() item { return l.queue.pop() }
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
 	l.mu.Lock()
+	blocked := false
 	if l.k > 0 && l.active+l.queued() >= l.k && !l.owns() {
 		if l.stopWake == nil {
 			// Blocked callers must also wake when the nursery is
@@ -122,8 +123,10 @@ func (l *limiter) submit(it item) {
 			l.waking.Add(1)
 			l.stopWake = context.AfterFunc(ctx, l.wakeAll)
 		}
+		blocked = true
 		for l.active+l.queued() >= l.k {
 			if ctx.Err() != nil {
+				l.release()
 				l.mu.Unlock()
 				l.n.drop(it, nil)
 				return
@@ -142,8 +145,14 @@ func (l *limiter) submit(it item) {
 		// pushed before then must wake another runner, or start one.
 		l.idle--
 		l.work.Signal()
+		if blocked {
+			l.release()
+		}
 		l.mu.Unlock()
 		return
+	}
+	if blocked {
+		l.release()
 	}
 	if l.runners >= l.maxRunners {
 		l.mu.Unlock()
@@ -152,6 +161,16 @@ func (l *limiter) submit(it item) {
 	l.runners++
 	l.mu.Unlock()
 	l.start()
+}
+
+// release lets runners on an executor that linger for a blocked caller's
+// next task (see run) go, once no caller is blocked any more; l.mu is
+// held.
+func (l *limiter) release() {
+	if l.exec != nil && l.waiters == 0 && l.idle > 0 {
+		l.idle = 0
+		l.work.Broadcast()
+	}
 }
 
 // owns reports whether the caller is one of the goroutines whose Go must
@@ -324,7 +343,14 @@ func (l *limiter) run(id uint64) {
 		}
 	}()
 	for {
-		for l.queued() == 0 && !l.closing && l.exec == nil {
+		// Runners of the default executor wait for work until the
+		// nursery closes. Runners on an executor hold a worker that
+		// others share, so they leave when the queue runs dry — unless a
+		// caller is blocked for room: it has been woken, or will be, and
+		// pushes its task in a moment, which would otherwise cost a new
+		// runner to be handed to the executor each time the nursery is
+		// saturated.
+		for l.queued() == 0 && !l.closing && (l.exec == nil || l.waiters > 0) {
 			l.idle++
 			l.work.Wait()
 		}
