@@ -108,9 +108,20 @@ func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
 
 func (l *limiter) queued() int { return l.queue.n }
 
-func (l *limiter) push(it item) { l.queue.push(it) }
+// push and pop keep the queue and, on a pool, its Queued count.
+func (l *limiter) push(it item) {
+	l.queue.push(it)
+	if l.pool != nil {
+		l.pool.waiting.Add(1)
+	}
+}
 
-func (l *limiter) pop() item { return l.queue.pop() }
+func (l *limiter) pop() item {
+	if l.pool != nil {
+		l.pool.waiting.Add(-1)
+	}
+	return l.queue.pop()
+}
 
 func (l *limiter) submit(it item) {
 	ctx := l.n.ctx
@@ -367,7 +378,7 @@ func (l *limiter) run(id uint64) {
 		l.active++
 		running = true
 		l.mu.Unlock()
-		l.n.exec(it, true)
+		l.exec1(it)
 		l.mu.Lock()
 		running = false
 		l.active--
@@ -428,8 +439,18 @@ func (l *limiter) help() {
 		}
 		it := l.pop()
 		l.mu.Unlock()
-		l.n.exec(it, true)
+		l.exec1(it)
 	}
+}
+
+// exec1 runs a task taken from the queue; on a pool, it counts as one of
+// the pool's tasks.
+func (l *limiter) exec1(it item) {
+	if p := l.pool; p != nil {
+		p.started.Add(1)
+		defer p.completed.Add(1) // on runtime.Goexit too
+	}
+	l.n.exec(it, true)
 }
 
 func (l *limiter) close() {

@@ -49,10 +49,12 @@ type Pool struct {
 	wg        sync.WaitGroup
 
 	// Written by workers at every task, so kept apart from the fields Go
-	// writes: Running is started - completed.
+	// writes: Running is started - completed. Tasks of nurseries count as
+	// tasks here, not the runner jobs that carry them (see Stats).
 	_         [64]byte
 	started   atomic.Uint64
 	completed atomic.Uint64
+	waiting   atomic.Int64 // tasks queued: in tasks, or in nurseries' queues
 	_         [64]byte
 
 	idsMu sync.Mutex
@@ -151,14 +153,18 @@ func (p *Pool) Go(ctx context.Context, task func()) error {
 	if p.spawn(j) {
 		return nil
 	}
+	// Counted before it can be taken, so that Queued never goes negative.
+	p.waiting.Add(1)
 	select {
 	case p.tasks <- j:
 	default:
 		select {
 		case p.tasks <- j:
 		case <-ctx.Done():
+			p.waiting.Add(-1)
 			return context.Cause(ctx)
 		case <-p.closing:
+			p.waiting.Add(-1)
 			return ErrPoolClosed
 		}
 	}
@@ -225,7 +231,10 @@ func (p *Pool) work(task job) {
 		if counted {
 			// The task called runtime.Goexit (a panic crashes the
 			// program anyway): replace this worker if work is waiting.
-			p.completed.Add(1)
+			// (A runner counts its own tasks.)
+			if task.runner == nil {
+				p.completed.Add(1)
+			}
 			p.workers.Add(-1)
 			if len(p.tasks) > 0 {
 				p.spawn(job{})
@@ -234,10 +243,15 @@ func (p *Pool) work(task job) {
 		p.wg.Done()
 	}()
 	var timer *time.Timer
+	queued := false // task came from the queue, not straight from spawn
 	for {
 		if task.f != nil || task.runner != nil {
+			if queued && task.f != nil {
+				p.waiting.Add(-1)
+			}
 			p.run(task, id)
 		}
+		queued = true
 		var ok bool
 		select {
 		case task, ok = <-p.tasks:
@@ -272,12 +286,12 @@ func (p *Pool) work(task job) {
 }
 
 func (p *Pool) run(j job, worker uint64) {
-	p.started.Add(1)
 	if j.runner != nil {
-		j.runner(worker)
-	} else {
-		j.f()
+		j.runner(worker) // counts the tasks it runs itself
+		return
 	}
+	p.started.Add(1)
+	j.f()
 	p.completed.Add(1)
 }
 
@@ -332,11 +346,11 @@ type PoolStats struct {
 // Stats returns the pool's counters. Each is read atomically, without
 // locks, so the snapshot is cheap but not taken at a single instant.
 //
-// The counters count the pool's own jobs. A nursery does not queue each of
-// its tasks in the pool: it keeps them in its own queue (so that cancelling
-// it drops them at once) and hands the pool runner jobs, each of which may
-// run several of its tasks in a row. For a pool shared by nurseries,
-// Running and Completed therefore count runners, not tasks.
+// Tasks of nurseries that use the pool count like tasks given to [Pool.Go]:
+// Queued includes those waiting in the nurseries' own queues (a nursery
+// keeps its waiting tasks itself, so that cancelling it drops them at
+// once), and Running and Completed count each task, not the jobs by which
+// a nursery runs several of its tasks in a row on one worker.
 func (p *Pool) Stats() PoolStats {
 	// completed first: started, read later, is at least as large.
 	completed := p.completed.Load()
@@ -344,7 +358,7 @@ func (p *Pool) Stats() PoolStats {
 	return PoolStats{
 		Workers:   int(p.workers.Load()),
 		Running:   int(started - completed),
-		Queued:    len(p.tasks),
+		Queued:    int(max(p.waiting.Load(), 0)),
 		Completed: completed,
 	}
 }

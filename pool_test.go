@@ -245,6 +245,40 @@ func TestPoolStats(t *testing.T) {
 	})
 }
 
+// Tasks of a nursery on the pool count in its Stats like tasks given to
+// Pool.Go, though they wait in the nursery's queue and run in batches.
+func TestPoolStatsCountNurseryTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := nursery.NewPool(2, nursery.QueueSize(4), nursery.IdleTimeout(time.Hour))
+		n := nursery.New(t.Context(), nursery.WithExecutor(p))
+		gate := make(chan struct{})
+		for range 5 {
+			n.Go(func(context.Context) error { <-gate; return nil })
+		}
+		synctest.Wait()
+		assert.Equal(t, nursery.PoolStats{Workers: 2, Running: 2, Queued: 3}, p.Stats())
+		close(gate)
+		require.NoError(t, n.Wait())
+		synctest.Wait()
+		assert.Equal(t, nursery.PoolStats{Workers: 2, Completed: 5}, p.Stats())
+
+		// A cancelled nursery's dropped tasks leave the queue too.
+		n = nursery.New(t.Context(), nursery.WithExecutor(p))
+		gate = make(chan struct{})
+		for range 5 {
+			n.Go(func(context.Context) error { <-gate; return nil })
+		}
+		synctest.Wait()
+		n.Cancel(nil)
+		synctest.Wait()
+		assert.Equal(t, 0, p.Stats().Queued, "dropped tasks are no longer queued")
+		close(gate)
+		require.NoError(t, n.Wait())
+		require.NoError(t, p.Close())
+		assert.Equal(t, 0, p.Stats().Running)
+	})
+}
+
 // Idle workers exit after the idle timeout, so an idle program holds no
 // goroutines; the pool grows again on demand.
 func TestPoolIdleTimeout(t *testing.T) {
