@@ -22,10 +22,14 @@ import (
 // be waiting for: a Start service, or a worker of the nursery's pool. So
 // runners, services and pool workers are known by goroutine identity
 // (internal/goid), a caller about to block is looked up among them, and
-// theirs is queued instead, to run when a slot frees. Runners of the
-// default executor stay alive until the nursery closes instead of exiting
-// whenever the queue runs dry; runners on an executor do exit then: they
-// would hold workers that others share.
+// theirs is queued instead, to run when a slot frees.
+//
+// Runners of the default executor wait for work until the nursery closes
+// rather than exit whenever the queue runs dry: a saturated nursery drains
+// its queue between every two bursts of its blocked caller, and parking a
+// runner costs far less than starting a new goroutine each time. Runners
+// on an executor hold workers that others share, so they wait only while
+// a caller is blocked on the nursery, about to push more work.
 //
 // One case stays unsolved: a task of another nursery nested inside one of
 // this nursery's tasks is an outside caller here, so with every slot held
@@ -424,7 +428,7 @@ func (l *limiter) help() {
 		return
 	}
 	// While a runner is live on a worker, it drains the queue: only when
-	// none is does it matter who the caller is, which costs microseconds.
+	// none is does it matter who the caller is.
 	l.mu.Lock()
 	stalled := l.queued() > 0 && l.runners <= int(l.unstarted.Load())
 	l.mu.Unlock()

@@ -14,8 +14,9 @@ import (
 // A task's Go on its own full nursery must not wait for itself, even when
 // what it would wait for is hidden from the nursery: a sibling holding the
 // other slot waits on a channel for it, or a slot holder waits for a Start
-// service that calls Go. These ran into the watchdog before the nursery
-// checked callers that stayed blocked.
+// service that calls Go. These ran into the watchdog when the nursery
+// checked a blocked caller's identity only if every slot holder looked
+// stuck; it now checks every caller about to block.
 func TestGoDoesNotWaitForItselfThroughHiddenDependencies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

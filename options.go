@@ -44,10 +44,8 @@ func (f taskOptionFunc) applyTask(c *taskConfig) { f(c) }
 // called from outside the nursery's tasks block until a slot frees or the
 // nursery's context ends. Go and Spawn called from inside one of its running
 // tasks or [Start] services never wait for themselves: the new task is
-// queued and runs when a slot frees (the caller is recognised at once when
-// every running task may be blocked, else after about a millisecond), and
-// a [Task.Wait] on a queued task from inside a running task runs it in the
-// caller's slot. Tasks launched with Start are services and do not count.
+// queued and runs when a slot frees, and a [Task.Wait] on a queued task
+// from inside a running task runs it in the caller's slot. Tasks launched with Start are services and do not count.
 // A task of a nursery nested inside this one's tasks counts as an outside
 // caller: it should not spawn into this nursery while it is full.
 // WithLimit panics if k < 1.

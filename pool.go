@@ -58,7 +58,7 @@ type Pool struct {
 	_         [64]byte
 
 	idsMu sync.Mutex
-	ids   map[uint64]struct{} // goroutine IDs of live workers
+	ids   map[uint64]struct{} // goroutine identities (internal/goid) of live workers
 }
 
 // job is one task in a Pool's queue. Tasks from Pool.Go are plain

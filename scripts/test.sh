@@ -33,15 +33,20 @@ for m in "${modules[@]}"; do
 	(cd "$m" && go run "$STATICCHECK" ./...)
 done
 
-step "cross-compile (windows, darwin)"
+step "cross-compile (windows, darwin, arm64, 386: every goroutine-identity variant)"
 GOOS=windows go build ./...
 GOOS=darwin go build ./...
+GOARCH=arm64 go vet . ./internal/goid
+GOARCH=386 go vet . ./internal/goid
 
 for m in "${modules[@]}"; do
 	[ "$m" = bench ] && continue
 	step "go test -race -shuffle=on ($m)"
 	(cd "$m" && go test -race -shuffle=on -count=1 ./...)
 done
+
+step "go test -tags purego (the portable goroutine identity, as on other architectures)"
+go test -tags purego -count=1 . ./internal/goid
 
 step "fuzz FuzzTree for $FUZZTIME"
 go test -run '^$' -fuzz '^FuzzTree$' -fuzztime "$FUZZTIME" .
