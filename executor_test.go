@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -583,4 +584,38 @@ func TestPoolCloseWhileTaskSpawns(t *testing.T) {
 			t.Logf("%d of 5 children ran", children.Load())
 		})
 	}
+}
+
+// A nursery kept saturated by a fast submitter must not keep the workers of
+// a shared pool for itself: work that others queue on the pool meanwhile
+// runs long before the submitter is done.
+func TestPoolSaturatedNurseryLeavesWorkersToOthers(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, 1, nursery.QueueSize(1))
+	n := nursery.New(t.Context(), nursery.WithExecutor(p))
+	const tasks = 2_000_000
+	var done atomic.Int64
+	stop := make(chan struct{})
+	submitter := async(func() {
+		for range tasks {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n.Go(func(context.Context) error { done.Add(1); return nil })
+		}
+	})
+	for done.Load() < 1000 {
+		runtime.Gosched() // the nursery's runner now holds the only worker
+	}
+	ran := make(chan int64)
+	require.NoError(t, p.Go(t.Context(), func() { ran <- done.Load() }))
+	var at int64
+	o := async(func() { at = <-ran })
+	o.wait(t, "a Pool.Go task queued behind a saturated nursery")
+	close(stop)
+	submitter.wait(t, "the submitter")
+	require.NoError(t, n.Wait())
+	assert.Less(t, at, int64(tasks/2), "the other task waited for most of the nursery's tasks")
 }
