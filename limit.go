@@ -155,27 +155,26 @@ func (l *limiter) submit(it item) {
 	if l.waiters > 0 && l.active+l.queued() < l.k {
 		l.room.Signal() // room for more than this caller
 	}
-	if l.idle > 0 {
+	start := false
+	switch {
+	case l.idle > 0:
 		// Uncounted here, not by the runner when it wakes: a second task
 		// pushed before then must wake another runner, or start one.
 		l.idle--
 		l.work.Signal()
-		if blocked {
-			l.release()
-		}
-		l.mu.Unlock()
-		return
+	case l.runners < l.maxRunners:
+		l.runners++
+		start = true
+	default:
+		// A busy runner takes the task when it is free.
 	}
 	if blocked {
 		l.release()
 	}
-	if l.runners >= l.maxRunners {
-		l.mu.Unlock()
-		return // a busy runner takes the task when it is free
-	}
-	l.runners++
 	l.mu.Unlock()
-	l.start()
+	if start {
+		l.start()
+	}
 }
 
 // release lets runners on an executor that linger for a blocked caller's
