@@ -218,21 +218,21 @@ func Groups() []Group {
 	// Issue 4: bounded concurrency and pools, against the fastest peer.
 	for _, l := range []struct {
 		name string
-		k    int
+		n, k int
 		work Work
 	}{
-		{"limit8-noop-10000", 8, NoWork},
-		{"limitP-noop-10000", LimitGOMAXPROCS, NoWork},
-		{"limitP-1us-10000", LimitGOMAXPROCS, CPUWork},
+		{"limit8-noop-10000", 10_000, 8, NoWork},
+		{"limit8-noop-1000", 1000, 8, NoWork}, // the issue's own peer figures are per 1000 tasks
+		{"limitP-noop-10000", 10_000, LimitGOMAXPROCS, NoWork},
+		{"limitP-1us-10000", 10_000, LimitGOMAXPROCS, CPUWork},
 	} {
-		const n = 10_000
-		k, w := l.k, l.work
-		note := "10000 no-op tasks, at most 8 at once; targets: nursery-pool ≤ 0.5×, nursery-limit ≤ 1.0× the fastest peer, ≤ 1 alloc/task"
+		n, k, w := l.n, l.k, l.work
+		note := fmt.Sprintf("%d no-op tasks, at most 8 at once; targets: nursery-pool ≤ 0.5×, nursery-limit ≤ 1.0× the fastest peer, ≤ 1 alloc/task", n)
 		if k == LimitGOMAXPROCS {
-			note = "10000 no-op tasks, at most GOMAXPROCS at once"
+			note = fmt.Sprintf("%d no-op tasks, at most GOMAXPROCS at once", n)
 		}
 		if w == CPUWork {
-			note = "10000 tasks of ~1µs CPU work each (calibrated loop), at most GOMAXPROCS at once"
+			note = fmt.Sprintf("%d tasks of ~1µs CPU work each (calibrated loop), at most GOMAXPROCS at once", n)
 		}
 		gs = append(gs, Group{
 			Family: "Pool", Name: l.name, Issue: 4, Tasks: n, Note: note,
