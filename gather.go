@@ -169,7 +169,16 @@ func AsCompleted[T any](tasks ...*Task[T]) iter.Seq[*Task[T]] {
 			})
 		}
 		for range pending {
-			if !yield(<-ready) {
+			var t *Task[T]
+			select {
+			case t = <-ready:
+			default:
+				// One of the library's waits (see Task.Wait).
+				c := block()
+				t = <-ready
+				c.unblock()
+			}
+			if !yield(t) {
 				return
 			}
 		}

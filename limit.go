@@ -3,108 +3,80 @@ package nursery
 import (
 	"context"
 	"math"
-	"slices"
 	"sync"
-	"sync/atomic"
-
-	"github.com/structured-go/nursery/internal/goid"
 )
 
-// limiter queues a nursery's tasks and runs them on runners: goroutines of
-// the nursery, or jobs of its executor, each taking tasks from the queue
-// one at a time. It serves nurseries with [WithLimit], [WithExecutor], or
-// both.
+// limiter queues the tasks of a nursery with [WithLimit] or an [Executor]
+// and runs them on runners: goroutines of the nursery, or jobs of its
+// executor, each taking queued tasks one after another.
 //
-// Outside callers of Go block while k tasks are running or queued
-// (backpressure). A task calling Go on its own nursery must not wait for
-// itself — that deadlocks errgroup's SetLimit when every slot holder
-// spawns (golang/go#27837) — nor may any goroutine that a slot holder may
-// be waiting for: a Start service, or a worker of the nursery's pool. So
-// runners, services and pool workers are known by goroutine identity
-// (internal/goid), a caller about to block is looked up among them, and
-// theirs is queued instead, to run when a slot frees.
+// Two numbers govern it. At most k tasks hold a slot — run — at once (k is
+// the limit; without one, a pool's size is the only bound). Go waits for
+// room while the running and queued tasks reach bound (k with a limit; a
+// pool's workers plus its queue without) — from whichever goroutine it is
+// called: a task of this nursery, of another, a Start service, or none.
+// Neither can deadlock, because of the rule in blocking.go: a task blocked
+// in one of the library's waits, including Go waiting for room, gives its
+// slot back and takes it again before it goes on. Whatever it waits for
+// can therefore run.
 //
-// Runners of the default executor wait for work until the nursery closes
-// rather than exit whenever the queue runs dry: a saturated nursery drains
-// its queue between every two bursts of its blocked caller, and parking a
-// runner costs far less than starting a new goroutine each time. Runners
-// on an executor hold workers that others share, so they wait only while
-// a caller is blocked on the nursery, about to push more work.
-//
-// One case stays unsolved: a task of another nursery nested inside one of
-// this nursery's tasks is an outside caller here, so with every slot held
-// by tasks that wait for such nested work, its Go on this nursery blocks
-// for good. Nested scopes should not spawn into their full ancestors.
+// A free slot goes first to a blocked task that is ready to go on (it
+// started earlier, and finishing it frees more), then to the queue.
 //
 // On an executor, tasks wait in the nursery's queue rather than the
 // executor's, so cancelling the nursery drops them at once even when every
-// worker is busy with other nurseries' work, and one nursery cannot flood a
-// shared pool's queue.
+// worker is busy with other nurseries' work, and one nursery cannot flood
+// a shared pool's queue.
 type limiter struct {
-	n          *Nursery
-	limited    bool // WithLimit was given
-	k          int  // outside callers block while active+queued >= k; 0: never
-	maxRunners int
-	exec       Executor // nil: runners are goroutines of the nursery
-	pool       *Pool    // exec, when it is a *Pool
+	n     *Nursery
+	k     int      // tasks holding a slot at once; math.MaxInt: no limit of the nursery's own
+	bound int      // Go waits while active+queued >= bound; math.MaxInt: never
+	pool  *Pool    // the executor, when it is a *Pool
+	exec  Executor // any other executor; nil for a Pool and the default
+	jobFn func()   // l.runJob, made once: a method value allocates
 
-	mu      sync.Mutex
-	work    sync.Cond // idle runners wait here for tasks or close
-	room    sync.Cond // blocked callers wait here for a slot
-	queue   ring
-	active  int      // tasks being run by runners
-	runners int      // live runners, counted from when they are started
-	idle    int      // runners parked on work and not yet signalled
-	ids     []uint64 // goroutine IDs of live runners
-	waiters int      // callers blocked in submit
-	closing bool
-	done    sync.WaitGroup // goroutine runners (not executor jobs)
+	mu       sync.Mutex
+	queue    ring[item]
+	active   int       // slots held: tasks running, not blocked in a library wait
+	parked   int       // tasks that gave their slot back in a library wait
+	resumers int       // parked tasks whose wait is over, waiting for a slot
+	grants   int       // slots given to resumers and not yet taken
+	resume   sync.Cond // resumers wait here
+	starting int       // runners on their way to the queue: woken, started or requested
+	idle     int       // goroutine runners waiting for work
+	work     sync.Cond // idle goroutine runners wait here
+	waiters  int       // callers of Go waiting for room
+	room     sync.Cond // they wait here
+	closing  bool
+	runners  sync.WaitGroup // goroutine runners
 
-	// unstarted counts runners handed to the executor that have yet to
-	// start running.
-	unstarted atomic.Int32
-
-	services []uint64 // goroutine IDs of running Start services
-
-	stopWake func() bool    // stops the wake-up of blocked callers at cancellation
+	stopWake func() bool    // stops the wake-up of waiting callers at cancellation
 	waking   sync.WaitGroup // that wake-up, once arranged
-
-	runFn      func(worker uint64) // l.run, made once: a method value allocates
-	jobFn      func()              // l.runJob, likewise
-	feedCtx    context.Context     // ends when the nursery closes
-	feedCancel context.CancelFunc
-	feeders    sync.WaitGroup // goroutines waiting to hand a runner to the pool
-
 	stopDrop func() bool    // stops the drop of queued tasks at cancellation
 	dropping sync.WaitGroup // that drop, once started
 }
 
 func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
-	l := &limiter{n: n, exec: exec}
-	l.pool, _ = exec.(*Pool)
-	l.work.L = &l.mu
-	l.room.L = &l.mu
-	l.runFn, l.jobFn = l.run, l.runJob
-	switch {
-	case limit > 0:
-		l.limited, l.k, l.maxRunners = true, limit, limit
-		if l.pool != nil {
-			l.maxRunners = min(limit, int(l.pool.max))
-		}
-	case l.pool != nil:
-		l.k = int(l.pool.max) + cap(l.pool.tasks)
-		l.maxRunners = int(l.pool.max)
-	default:
-		// A foreign executor without a limit: starting a runner blocks
-		// in the executor's Go, which is the backpressure.
-		l.maxRunners = math.MaxInt
+	l := &limiter{n: n, k: math.MaxInt, bound: math.MaxInt}
+	l.resume.L, l.work.L, l.room.L = &l.mu, &l.mu, &l.mu
+	l.jobFn = l.runJob
+	if p, ok := exec.(*Pool); ok {
+		l.pool = p
+		l.bound = p.max + p.queueSize
+	} else {
+		l.exec = exec
+	}
+	if limit > 0 {
+		l.k, l.bound = limit, limit
 	}
 	if exec != nil {
-		l.feedCtx, l.feedCancel = context.WithCancel(n.ctx)
+		// Runners on an executor may be slow to come: the executor's
+		// workers may be busy with other nurseries' work. Queued tasks are
+		// dropped at cancellation rather than left for them.
 		l.dropping.Add(1)
 		l.stopDrop = context.AfterFunc(n.ctx, func() {
 			defer l.dropping.Done()
-			l.dropQueued()
+			l.dropQueued(nil)
 		})
 	}
 	return l
@@ -127,110 +99,49 @@ func (l *limiter) pop() item {
 	return l.queue.pop()
 }
 
+// submit queues a task, waiting for room first if there is none.
 func (l *limiter) submit(it item) {
-	ctx := l.n.ctx
+	var c *carrier
 	l.mu.Lock()
-	blocked := false
-	if l.k > 0 && l.active+l.queued() >= l.k && !l.owns() {
-		if l.stopWake == nil {
-			// Blocked callers must also wake when the nursery is
-			// cancelled; arranged once, by the first one to block.
-			l.waking.Add(1)
-			l.stopWake = context.AfterFunc(ctx, l.wakeAll)
-		}
-		blocked = true
-		for l.active+l.queued() >= l.k {
-			if ctx.Err() != nil {
-				l.release()
-				l.mu.Unlock()
-				l.n.drop(it, nil)
-				return
-			}
-			l.waiters++
-			l.room.Wait()
-			l.waiters--
+	if l.active+l.queued() >= l.bound {
+		l.mu.Unlock()
+		c = block()
+		l.mu.Lock()
+		if !l.waitForRoom() {
+			l.mu.Unlock()
+			c.unblock()
+			l.n.drop(it, nil)
+			return
 		}
 	}
 	l.push(it)
-	if l.waiters > 0 && l.active+l.queued() < l.k {
-		l.room.Signal() // room for more than this caller
-	}
-	start := false
-	switch {
-	case l.idle > 0:
-		// Uncounted here, not by the runner when it wakes: a second task
-		// pushed before then must wake another runner, or start one.
-		l.idle--
-		l.work.Signal()
-	case l.runners < l.maxRunners:
-		l.runners++
-		start = true
-	default:
-		// A busy runner takes the task when it is free.
-	}
-	if blocked {
-		l.release()
-	}
+	start := l.kick()
 	l.mu.Unlock()
-	if start {
-		l.start()
+	l.startRunners(start)
+	c.unblock()
+}
+
+// waitForRoom waits until the queue has room, and reports false if the
+// nursery's context ended first. l.mu is held.
+func (l *limiter) waitForRoom() bool {
+	if l.stopWake == nil {
+		// Waiting callers must also wake when the nursery is cancelled;
+		// arranged once, by the first one to wait.
+		l.waking.Add(1)
+		l.stopWake = context.AfterFunc(l.n.ctx, l.wakeAll)
 	}
-}
-
-// release lets runners on an executor that linger for a blocked caller's
-// next task (see run) go, once no caller is blocked any more; l.mu is
-// held.
-func (l *limiter) release() {
-	if l.exec != nil && l.waiters == 0 && l.idle > 0 {
-		l.idle = 0
-		l.work.Broadcast()
+	for l.active+l.queued() >= l.bound {
+		if l.n.ctx.Err() != nil {
+			return false
+		}
+		l.waiters++
+		l.room.Wait()
+		l.waiters--
 	}
+	return true
 }
 
-// owns reports whether the caller is one of the goroutines whose Go must
-// never wait for a slot: a runner (or a stand-in for one), which may hold
-// the very slot it would wait for; a Start service, which a slot holder
-// may be waiting for; or, on a pool, any of its workers, which this
-// nursery's runners may be waiting for. l.mu is held.
-func (l *limiter) owns() bool {
-	id := goid.Get()
-	return slices.Contains(l.ids, id) || slices.Contains(l.services, id) ||
-		l.pool != nil && l.pool.isWorker(id)
-}
-
-// service records, while a Start service runs, that its goroutine is one
-// of the nursery's: its Go must not wait for a slot that a task waiting
-// for the service holds. It returns the function that forgets it.
-func (l *limiter) service(id uint64) func() { return l.enlist(&l.services, id) }
-
-// standIn records the calling goroutine as a runner while it runs a task
-// claimed by a runner's Task.Wait; it returns the function that forgets it.
-func (l *limiter) standIn() func() { return l.enlist(&l.ids, goid.Get()) }
-
-// enlist adds id to list (l.ids or l.services) until the returned function
-// is called.
-func (l *limiter) enlist(list *[]uint64, id uint64) func() {
-	l.mu.Lock()
-	*list = append(*list, id)
-	l.mu.Unlock()
-	return func() {
-		l.mu.Lock()
-		forget(list, id)
-		l.mu.Unlock()
-	}
-}
-
-// forget removes id from list, whose order does not matter; l.mu is held.
-func forget(list *[]uint64, id uint64) {
-	s := *list
-	if i := slices.Index(s, id); i >= 0 {
-		last := len(s) - 1
-		s[i] = s[last]
-		*list = s[:last]
-	}
-}
-
-// wakeAll wakes every blocked caller to look again.
+// wakeAll wakes every waiting caller to look again.
 func (l *limiter) wakeAll() {
 	defer l.waking.Done()
 	l.mu.Lock()
@@ -238,224 +149,230 @@ func (l *limiter) wakeAll() {
 	l.mu.Unlock()
 }
 
-// start starts one runner, already counted.
-func (l *limiter) start() {
-	switch {
-	case l.exec == nil:
-		l.done.Add(1)
-		go l.run(0)
-	case l.pool != nil:
-		l.unstarted.Add(1)
-		if l.pool.tryGo(l.runFn) {
-			return
+// kick gives free slots to resumers first, then makes sure a runner is
+// coming for each queued task that has a free slot: it wakes idle runners,
+// and returns how many new ones the caller must start once it has
+// unlocked l.mu. It also passes room on to a waiting caller of Go. l.mu
+// is held.
+func (l *limiter) kick() (start int) {
+	l.grant()
+	for l.queued() > l.starting && l.active+l.starting < l.k {
+		l.starting++
+		if l.idle > 0 {
+			l.idle--
+			l.work.Signal()
+		} else {
+			start++
 		}
-		l.unstarted.Add(-1)
-		// The pool is full. Never block the caller on it: the caller may
-		// be one of its workers, waiting for room only it could make.
-		l.mu.Lock()
-		if l.runners > 1 {
-			// Another runner is live; it takes the task.
-			l.runners--
-			l.mu.Unlock()
-			return
-		}
-		l.mu.Unlock()
-		l.feeders.Add(1)
-		go l.feed()
-	default:
-		l.unstarted.Add(1)
-		if err := l.exec.Go(l.n.ctx, l.jobFn); err != nil {
-			l.unstarted.Add(-1)
-			l.abandon(err)
+	}
+	if l.waiters > 0 && l.active+l.queued() < l.bound {
+		l.room.Signal()
+	}
+	return start
+}
+
+// grant gives free slots to resumers; l.mu is held.
+func (l *limiter) grant() {
+	for l.resumers > 0 && l.active < l.k {
+		l.resumers--
+		l.active++
+		l.grants++
+		l.resume.Signal()
+	}
+}
+
+// startRunners starts runners counted by kick.
+func (l *limiter) startRunners(count int) {
+	for range count {
+		switch {
+		case l.pool != nil:
+			if !l.pool.want(l) {
+				l.refused(ErrPoolClosed)
+			}
+		case l.exec != nil:
+			if err := l.exec.Go(l.n.ctx, l.jobFn); err != nil {
+				l.refused(err)
+			}
+		default:
+			l.runners.Add(1)
+			go l.runGoroutine()
 		}
 	}
 }
 
-// feed waits, off the pool's workers, until the pool takes a runner.
-func (l *limiter) feed() {
-	defer l.feeders.Done()
-	l.unstarted.Add(1)
-	if err := l.pool.Go(l.feedCtx, l.jobFn); err != nil {
-		l.unstarted.Add(-1)
-		l.abandon(err)
-	}
-}
-
-// abandon uncounts a runner the executor refused. If it was the last one,
-// the queued tasks have nobody to run them: they are dropped with err.
-func (l *limiter) abandon(err error) {
+// refused uncounts a runner that the executor refused. If no runner is
+// left to run the queued tasks, they fail with err; on a closed pool they
+// fail at once, since no runner will take them any more.
+func (l *limiter) refused(err error) {
 	l.mu.Lock()
-	l.runners--
-	var orphans []item
-	if l.runners == 0 {
-		orphans = l.takeAll()
-	}
-	l.broadcast()
+	l.starting--
+	orphaned := l.pool != nil || l.starting == 0 && l.active == 0 && l.parked == 0
 	l.mu.Unlock()
-	for _, it := range orphans {
+	if orphaned {
+		l.dropQueued(err)
+	}
+}
+
+// dropQueued drops every queued task: cancelled (err == nil), or failed
+// with err when no runner can take them.
+func (l *limiter) dropQueued(err error) {
+	l.mu.Lock()
+	var dropped []item
+	for l.queued() > 0 {
+		dropped = append(dropped, l.pop())
+	}
+	if l.waiters > 0 {
+		l.room.Broadcast()
+	}
+	l.mu.Unlock()
+	for _, it := range dropped {
 		l.n.drop(it, err)
 	}
 }
 
-// dropQueued drops every queued task once the nursery is cancelled.
-func (l *limiter) dropQueued() {
-	l.mu.Lock()
-	dropped := l.takeAll()
-	l.broadcast()
-	l.mu.Unlock()
-	for _, it := range dropped {
-		l.n.drop(it, nil)
-	}
-}
-
-// takeAll empties the queue and returns what it held; l.mu is held.
-func (l *limiter) takeAll() []item {
-	var all []item
-	for l.queued() > 0 {
-		all = append(all, l.pop())
-	}
-	return all
-}
-
-// runJob is a runner handed to an executor as a plain function.
-func (l *limiter) runJob() { l.run(0) }
-
-// run is a runner: it takes queued tasks and runs them one at a time. id
-// is its goroutine's ID, or 0 if it has yet to be found.
-func (l *limiter) run(id uint64) {
-	if l.exec != nil {
-		l.unstarted.Add(-1)
-	}
-	if id == 0 {
-		id = goid.Get()
-	}
-	l.mu.Lock()
-	l.ids = append(l.ids, id)
-	normal, running := false, false
-	defer func() {
-		if normal {
-			return
-		}
-		// A task called runtime.Goexit, which ends this goroutine too.
-		l.mu.Lock()
-		if running {
-			l.active--
-		}
-		l.exit(id)
-		replace := l.queued() > 0 && !l.closing
-		if replace {
-			l.runners++
-		}
-		l.mu.Unlock()
-		// Start the replacement first: close may be waiting for the
-		// runner count to reach zero.
-		if replace {
-			l.start()
-		}
-		if l.exec == nil {
-			l.done.Done()
-		}
-	}()
-	for {
-		// Runners of the default executor wait for work until the
-		// nursery closes. Runners on an executor hold a worker that
-		// others share, so they leave when the queue runs dry — unless a
-		// caller is blocked for room: it has been woken, or will be, and
-		// pushes its task in a moment, which would otherwise cost a new
-		// runner to be handed to the executor each time the nursery is
-		// saturated.
-		for l.queued() == 0 && !l.closing && (l.exec == nil || l.waiters > 0) {
-			l.idle++
-			l.work.Wait()
-		}
-		if l.queued() == 0 {
-			l.exit(id)
+// serve runs queued tasks on the calling goroutine, which carries c, while
+// there are tasks and free slots. l.mu is held on entry and on return.
+func (l *limiter) serve(c *carrier) {
+	for l.queued() > 0 && l.active < l.k {
+		if l.pool != nil && l.pool.closing.Load() {
 			l.mu.Unlock()
-			normal = true
-			if l.exec == nil {
-				l.done.Done()
-			}
+			l.dropQueued(ErrPoolClosed)
+			l.mu.Lock()
 			return
 		}
 		it := l.pop()
 		l.active++
-		running = true
-		l.mu.Unlock()
-		l.exec1(it)
-		l.mu.Lock()
-		running = false
-		l.active--
 		if l.waiters > 0 {
 			l.room.Signal()
 		}
+		l.mu.Unlock()
+		c.lim = l
+		if p := l.pool; p != nil {
+			p.started.Add(1)
+			l.n.exec(it, true)
+			p.completed.Add(1)
+		} else {
+			l.n.exec(it, true)
+		}
+		c.lim = nil
+		l.mu.Lock()
+		l.active--
+		l.grant()
+		if l.waiters > 0 && l.active+l.queued() < l.bound {
+			l.room.Signal()
+		}
+		if l.pool != nil && l.pool.resumers.Load() > 0 {
+			// A task of the pool blocked earlier may go on: give the
+			// worker back to the pool, and a runner for the rest.
+			l.mu.Unlock()
+			l.startRunners(l.kickLocked())
+			l.mu.Lock()
+			return
+		}
 	}
 }
 
-// exit removes a runner; l.mu is held.
-func (l *limiter) exit(id uint64) {
-	l.runners--
-	forget(&l.ids, id)
-	l.broadcast()
-}
-
-// broadcast wakes every blocked caller to look again; l.mu is held.
-func (l *limiter) broadcast() {
-	if l.waiters > 0 {
-		l.room.Broadcast()
-	}
-}
-
-// mayHelp reports whether the caller may run a queued task itself: a
-// runner may, in its own slot; without a limit, so may any worker of the
-// pool, which holds a worker slot already.
-func (l *limiter) mayHelp() bool {
-	id := goid.Get()
-	if !l.limited && l.pool != nil && l.pool.isWorker(id) {
-		return true
-	}
+// kickLocked is kick for a caller that does not hold l.mu.
+func (l *limiter) kickLocked() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Contains(l.ids, id)
+	return l.kick()
 }
 
-// help runs queued tasks in the caller of Wait when the nursery has no
-// limit and the caller is a worker of its pool: the worker would sit idle
-// in Wait, and the queued tasks may be waiting for it (nested nurseries on
-// one shared pool).
-func (l *limiter) help() {
-	if l.limited || l.pool == nil {
+// abort repairs the count after runtime.Goexit in a task ended the
+// runner's goroutine while it carried c.
+func (l *limiter) abort(c *carrier) {
+	if c.lim == nil {
 		return
 	}
-	// While a runner is live on a worker, it drains the queue: only when
-	// none is does it matter who the caller is.
+	c.lim = nil
+	if p := l.pool; p != nil {
+		p.completed.Add(1)
+	}
 	l.mu.Lock()
-	stalled := l.queued() > 0 && l.runners <= int(l.unstarted.Load())
+	l.active--
+	start := l.kick()
 	l.mu.Unlock()
-	if !stalled || !l.pool.isWorker(goid.Get()) {
-		return
-	}
+	l.startRunners(start)
+}
+
+// runGoroutine is a runner of the default executor: a goroutine of the
+// nursery that waits for work until the nursery closes — parking costs far
+// less than starting a new goroutine for every burst of a saturated
+// nursery — unless enough runners wait already.
+func (l *limiter) runGoroutine() {
+	c := &carrier{}
+	carriers.enter(c)
+	defer l.runners.Done()
+	defer carriers.leave(c)
+	defer l.abort(c)
+	l.mu.Lock()
+	l.starting--
 	for {
-		l.mu.Lock()
-		if l.queued() == 0 {
+		l.serve(c)
+		if l.closing || l.idle+l.active >= l.k {
 			l.mu.Unlock()
 			return
 		}
-		it := l.pop()
-		l.mu.Unlock()
-		l.exec1(it)
+		l.idle++
+		l.work.Wait()
+		if l.closing {
+			l.mu.Unlock()
+			return
+		}
+		l.starting-- // counted by the kick that woke it
 	}
 }
 
-// exec1 runs a task taken from the queue; on a pool, it counts as one of
-// the pool's tasks.
-func (l *limiter) exec1(it item) {
-	if p := l.pool; p != nil {
-		p.started.Add(1)
-		defer p.completed.Add(1) // on runtime.Goexit too
-	}
-	l.n.exec(it, true)
+// runOnPool is a runner handed to the nursery's pool; c is the worker.
+func (l *limiter) runOnPool(c *carrier) {
+	defer l.abort(c)
+	l.mu.Lock()
+	l.starting--
+	l.serve(c)
+	l.mu.Unlock()
 }
 
+// runJob is a runner handed to another executor as a plain function.
+func (l *limiter) runJob() {
+	c := &carrier{}
+	carriers.enter(c)
+	defer carriers.leave(c)
+	defer l.abort(c)
+	l.mu.Lock()
+	l.starting--
+	l.serve(c)
+	l.mu.Unlock()
+}
+
+// release gives back the slot of a task entering one of the library's
+// waits (see blocking.go).
+func (l *limiter) release() {
+	l.mu.Lock()
+	l.active--
+	l.parked++
+	start := l.kick()
+	l.mu.Unlock()
+	l.startRunners(start)
+}
+
+// reacquire takes a slot again for a task whose wait is over.
+func (l *limiter) reacquire() {
+	l.mu.Lock()
+	if l.active < l.k {
+		l.active++
+	} else {
+		l.resumers++
+		for l.grants == 0 {
+			l.resume.Wait()
+		}
+		l.grants--
+	}
+	l.parked--
+	l.mu.Unlock()
+}
+
+// close stops the runners once every task has finished.
 func (l *limiter) close() {
 	l.mu.Lock()
 	l.closing = true
@@ -469,13 +386,7 @@ func (l *limiter) close() {
 		}
 		l.waking.Wait()
 	}
-	l.done.Wait()
-	if l.exec != nil {
-		// Runner jobs still in the executor's queue find nothing to do
-		// when they run; only our own feeders must end before Wait returns.
-		l.feedCancel()
-		l.feeders.Wait()
-	}
+	l.runners.Wait()
 	if l.stopDrop != nil {
 		if l.stopDrop() {
 			l.dropping.Done()
@@ -484,12 +395,12 @@ func (l *limiter) close() {
 	}
 }
 
-// ring is a FIFO queue of items in a circular buffer whose size is a power
-// of two. It keeps its buffer while the queue is short, so that steady
-// traffic costs no allocation, and lets a large one go once it is empty,
-// so that memory stays O(live tasks).
-type ring struct {
-	buf  []item
+// ring is a FIFO queue in a circular buffer whose size is a power of two.
+// It keeps its buffer while the queue is short, so that steady traffic
+// costs no allocation, and lets a large one go once it is empty, so that
+// memory stays O(live tasks).
+type ring[T any] struct {
+	buf  []T
 	head int
 	n    int
 }
@@ -497,17 +408,18 @@ type ring struct {
 // keepRing is the largest buffer a ring keeps once it is empty.
 const keepRing = 1024
 
-func (r *ring) push(it item) {
+func (r *ring[T]) push(v T) {
 	if r.n == len(r.buf) {
 		r.grow()
 	}
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = it
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = v
 	r.n++
 }
 
-func (r *ring) pop() item {
-	it := r.buf[r.head]
-	r.buf[r.head] = item{}
+func (r *ring[T]) pop() T {
+	var zero T
+	v := r.buf[r.head]
+	r.buf[r.head] = zero
 	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.n--
 	if r.n == 0 {
@@ -516,11 +428,11 @@ func (r *ring) pop() item {
 			r.buf = nil
 		}
 	}
-	return it
+	return v
 }
 
-func (r *ring) grow() {
-	buf := make([]item, max(8, 2*len(r.buf)))
+func (r *ring[T]) grow() {
+	buf := make([]T, max(8, 2*len(r.buf)))
 	for i := range r.n {
 		buf[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
 	}

@@ -74,9 +74,13 @@ func TestLimitMaxConcurrencyWithChildren(t *testing.T) {
 						runtime.Gosched()
 					}
 					if depth > 0 {
+						// A task calling Go on its own saturated nursery
+						// waits for room without its slot.
+						g.exit()
 						for range 3 {
-							n.Go(work(depth - 1)) // a task calling Go on its own saturated nursery
+							n.Go(work(depth - 1))
 						}
+						g.enter()
 					}
 					return nil
 				}

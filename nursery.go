@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 )
 
 // A Nursery owns a set of tasks and waits for all of them in one place.
@@ -29,14 +28,12 @@ type Nursery struct {
 	parent context.Context
 	cfg    config
 
-	// wg counts tasks that were accepted and have not finished: running,
-	// queued, or claimed by a waiter.
-	wg sync.WaitGroup
+	// tasks counts tasks that were accepted and have not finished:
+	// running, queued, or blocked; it closes the nursery in Wait.
+	tasks taskCount
 	// sched queues tasks when the nursery has a limit or an executor; nil
 	// means every task gets a new goroutine at once.
 	sched *limiter
-	// closed is set once Wait has returned.
-	closed atomic.Bool
 	// tree is the nursery's entry in the tree of live nurseries (tree.go);
 	// in debug mode, tree.dbg holds the debug state (debug.go).
 	tree node
@@ -178,10 +175,10 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	if len(opts) == 0 && n.sched == nil && n.tree.dbg == nil && !n.closed.Load() && n.ctx.Err() == nil {
+	if len(opts) == 0 && n.sched == nil && n.tree.dbg == nil && n.ctx.Err() == nil {
 		// The common case gets its own path: one allocation (the
 		// goroutine's closure), as small as sync.WaitGroup.Go's.
-		n.wg.Add(1)
+		n.accept()
 		go n.runFunc(fn)
 		return
 	}
@@ -209,7 +206,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 	defer func() {
 		if returned {
 			if err == nil {
-				n.wg.Done()
+				n.tasks.done()
 				return
 			}
 			n.settle(item{}, n.ctx, err, nil, false, false)
@@ -226,12 +223,17 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 	returned = true
 }
 
-// submit accepts a task and hands it to the scheduler.
-func (n *Nursery) submit(it item) {
-	if n.closed.Load() {
+// accept counts a new task, or panics if Wait has returned — or is about
+// to: accepting a task and the end of Wait are one atomic decision.
+func (n *Nursery) accept() {
+	if !n.tasks.add() {
 		panic("nursery: task started after Wait returned")
 	}
-	n.wg.Add(1)
+}
+
+// submit accepts a task and hands it to the scheduler.
+func (n *Nursery) submit(it item) {
+	n.accept()
 	if n.ctx.Err() != nil {
 		n.drop(it, nil)
 		return
@@ -286,12 +288,14 @@ func (n *Nursery) cancelSelf(cause error) {
 // returns the same result (or re-panics the same value). The return of
 // every task synchronizes before the return of Wait.
 func (n *Nursery) Wait() error {
-	if n.sched != nil {
-		n.sched.help()
-	}
 	n.blocked()
-	n.wg.Wait()
+	var c *carrier
+	if !n.tasks.idle() {
+		c = block()
+	}
+	n.tasks.wait()
 	n.once.Do(n.finish)
+	c.unblock()
 	if r := n.result; r != nil {
 		if r.repnic != nil {
 			panic(r.repnic)
@@ -315,7 +319,6 @@ func (n *Nursery) finish() {
 	n.mu.Unlock()
 
 	n.untrack()
-	n.closed.Store(true)
 	n.cancel(nil)
 	if f == nil {
 		return
@@ -412,7 +415,7 @@ func (it item) callPlain(ctx context.Context) error {
 
 // settle accounts for a task's outcome and marks it finished.
 func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, timedOut bool) {
-	defer n.wg.Done()
+	defer n.tasks.done()
 	t := it.task
 	if goexit {
 		err = errGoexit
@@ -508,7 +511,7 @@ func (n *Nursery) drop(it item, refused error) {
 // dropClaimed is drop for a task the caller has claimed.
 func (n *Nursery) dropClaimed(it item, refused error) {
 	t := it.task
-	defer n.wg.Done()
+	defer n.tasks.done()
 	ctx := n.ctx
 	if t != nil {
 		ctx = t.context()

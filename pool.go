@@ -3,27 +3,33 @@ package nursery
 import (
 	"context"
 	"errors"
-	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/structured-go/nursery/internal/goid"
 )
 
 // ErrPoolClosed is returned by [Pool.Go] after [Pool.Close]; a nursery
-// reports it as the failure of the task that could not be submitted.
+// reports it as the failure of each task that the closed pool can no
+// longer run.
 var ErrPoolClosed = errors.New("nursery: pool closed")
 
-// A Pool is an [Executor] that runs tasks on at most a fixed number of
-// long-lived worker goroutines, taken from a bounded queue. Workers start
-// lazily as tasks arrive and exit after [IdleTimeout] without work, so an
-// idle program holds no pool goroutines.
+// A Pool is an [Executor] that runs at most a fixed number of tasks at
+// once on long-lived worker goroutines, taken from a bounded queue.
+// Workers start lazily as tasks arrive and exit after [IdleTimeout]
+// without work, so an idle program holds no pool goroutines.
 //
 // One Pool may be shared by many nurseries at once — a process-wide pool
 // for blocking or CPU-heavy work, like asyncio's run_in_executor. Each
 // nursery still owns and waits for only its own tasks, and cancelling one
 // never cancels another's.
+//
+// A task blocked in one of the library's waits (a nested nursery's Wait,
+// [Task.Wait], [Start], Go waiting for room, ...) does not count toward
+// the pool's size while it waits: the pool lends its worker slot to other
+// work and the task takes one back before it goes on, so nurseries nested
+// on one shared pool never wait for themselves. Only then may the pool
+// have more goroutines than workers.
 //
 // A panic in a task given directly to [Pool.Go] is not recovered: like a
 // panic in any goroutine, it crashes the program. Tasks of a nursery
@@ -33,40 +39,51 @@ var ErrPoolClosed = errors.New("nursery: pool closed")
 // A Pool is safe for concurrent use. Create it with [NewPool] and release it
 // with [Pool.Close].
 type Pool struct {
-	max  int32
-	idle time.Duration
+	max       int
+	queueSize int
+	idleTime  time.Duration
 
-	tasks   chan job
-	workers atomic.Int32
+	mu      sync.Mutex
+	jobs    ring[job] // waiting work: Pool.Go tasks and nursery runners, in order
+	plain   int       // Pool.Go tasks among jobs, at most queueSize
+	running int       // slots held: jobs running and not blocked in a library wait
+	workers int       // live worker goroutines
+	idle    []*worker // workers waiting for a job, the last parked last
+	grants  int       // slots given to resumers and not yet taken
+	resume  sync.Cond // resumers (blocked tasks whose wait is over) wait here
+	waiters int       // Go calls waiting for room in the queue
+	room    sync.Cond // they wait here
+	exited  sync.Cond // Close waits here for the last worker to exit
+	closed  bool
 
-	// Close sets closed, closes closing to release blocked Go calls, waits
-	// until no Go is in flight (so no task can enter the queue after), then
-	// closes tasks: workers drain the queue and exit.
-	closed    atomic.Bool
-	inflight  atomic.Int64
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	// Read without the lock: closing by the runners of nurseries, which
+	// stop taking their queued tasks; resumers by runners, which give the
+	// worker back when a blocked task may go on.
+	closing  atomic.Bool
+	resumers atomic.Int32
 
-	// Written by workers at every task, so kept apart from the fields Go
-	// writes: Running is started - completed. Tasks of nurseries count as
-	// tasks here, not the runner jobs that carry them (see Stats).
+	// Written at every task, so kept apart from the fields above:
+	// Running is started - completed. Tasks of nurseries count as tasks
+	// here, not the runner jobs that carry them (see Stats).
 	_         [64]byte
 	started   atomic.Uint64
 	completed atomic.Uint64
-	waiting   atomic.Int64 // tasks queued: in tasks, or in nurseries' queues
+	waiting   atomic.Int64 // tasks queued: in jobs, or in nurseries' queues
 	_         [64]byte
-
-	idsMu sync.Mutex
-	ids   map[uint64]struct{} // goroutine identities (internal/goid) of live workers
 }
 
-// job is one task in a Pool's queue. Tasks from Pool.Go are plain
-// functions; a nursery's runners take the worker's goroutine ID, which the
-// worker computed once, so that they need not pay for it at every start.
+// job is one piece of work for a worker: a task from Pool.Go, or a runner
+// of a nursery, which runs that nursery's queued tasks.
 type job struct {
-	f      func()
-	runner func(worker uint64)
+	f   func()
+	lim *limiter
+}
+
+// worker is a worker goroutine's state.
+type worker struct {
+	wake chan struct{} // the job is set; nil job: exit
+	job  job
+	c    carrier
 }
 
 // A PoolOption configures a [Pool].
@@ -108,12 +125,13 @@ func IdleTimeout(d time.Duration) PoolOption {
 	return poolOptionFunc(func(c *poolConfig) { c.idle = d })
 }
 
-// NewPool returns a pool of at most workers goroutines. It panics if
-// workers < 1.
+// NewPool returns a pool that runs at most workers tasks at once. It
+// panics if workers < 1.
 func NewPool(workers int, opts ...PoolOption) *Pool {
 	if workers < 1 {
 		panic("nursery: NewPool needs at least 1 worker")
 	}
+	workers = min(workers, 1<<30)
 	cfg := poolConfig{queue: workers, idle: DefaultIdleTimeout}
 	for _, o := range opts {
 		if o == nil {
@@ -121,13 +139,9 @@ func NewPool(workers int, opts ...PoolOption) *Pool {
 		}
 		o.applyPool(&cfg)
 	}
-	return &Pool{
-		max:     int32(min(workers, 1<<30)),
-		idle:    cfg.idle,
-		tasks:   make(chan job, cfg.queue),
-		closing: make(chan struct{}),
-		ids:     make(map[uint64]struct{}),
-	}
+	p := &Pool{max: workers, queueSize: min(cfg.queue, 1<<30), idleTime: cfg.idle}
+	p.resume.L, p.room.L, p.exited.L = &p.mu, &p.mu, &p.mu
+	return p
 }
 
 // Go arranges for task to run exactly once on a worker. If ctx is already
@@ -144,194 +158,266 @@ func (p *Pool) Go(ctx context.Context, task func()) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	p.inflight.Add(1)
-	defer p.inflight.Add(-1)
-	if p.closed.Load() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return ErrPoolClosed
 	}
-	j := job{f: task}
-	if p.spawn(j) {
-		return nil
+	if p.running >= p.max && p.plain >= p.queueSize {
+		p.mu.Unlock()
+		return p.goBlocked(ctx, task)
 	}
-	// Counted before it can be taken, so that Queued never goes negative.
-	p.waiting.Add(1)
-	select {
-	case p.tasks <- j:
-	default:
-		select {
-		case p.tasks <- j:
-		case <-ctx.Done():
-			p.waiting.Add(-1)
-			return context.Cause(ctx)
-		case <-p.closing:
-			p.waiting.Add(-1)
-			return ErrPoolClosed
-		}
-	}
-	p.ensureWorker()
+	p.enqueue(job{f: task})
+	p.mu.Unlock()
 	return nil
 }
 
-// tryGo submits a runner if a worker or queue slot is free, without
-// blocking.
-func (p *Pool) tryGo(runner func(worker uint64)) bool {
-	p.inflight.Add(1)
-	defer p.inflight.Add(-1)
-	if p.closed.Load() {
+// goBlocked is Go once the queue is full: one of the library's waits.
+func (p *Pool) goBlocked(ctx context.Context, task func()) error {
+	c := block()
+	defer c.unblock()
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.room.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.running >= p.max && p.plain >= p.queueSize {
+		switch {
+		case p.closed:
+			return ErrPoolClosed
+		case ctx.Err() != nil:
+			return context.Cause(ctx)
+		}
+		p.waiters++
+		p.room.Wait()
+		p.waiters--
+	}
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.enqueue(job{f: task})
+	return nil
+}
+
+// enqueue hands j to a worker if a slot is free, or queues it; p.mu is
+// held. A free slot means that nothing waits: dispatch hands every free
+// slot out at once.
+func (p *Pool) enqueue(j job) {
+	if p.running < p.max {
+		p.running++
+		p.handOff(j)
+		return
+	}
+	p.jobs.push(j)
+	if j.f != nil {
+		p.plain++
+		p.waiting.Add(1)
+	}
+}
+
+// want queues a runner of l; it never blocks, and reports false once the
+// pool is closed. A nursery bounds its own runners.
+func (p *Pool) want(l *limiter) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return false
 	}
-	j := job{runner: runner}
-	if p.spawn(j) {
-		return true
-	}
-	select {
-	case p.tasks <- j:
-		p.ensureWorker()
-		return true
-	default:
-		return false
-	}
+	p.enqueue(job{lim: l})
+	return true
 }
 
-// ensureWorker starts a worker if a task was queued just as the last worker
-// idled out: that worker decrements the count before its last look at the
-// queue, so one of the two always sees the other.
-func (p *Pool) ensureWorker() {
-	if p.workers.Load() == 0 {
-		p.spawn(job{})
+// handOff gives j, whose slot is counted, to an idle worker or a new one;
+// p.mu is held.
+func (p *Pool) handOff(j job) {
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		w.job = j
+		w.wake <- struct{}{}
+		return
 	}
+	p.workers++
+	go p.work(j)
 }
 
-// spawn starts a worker, running first before anything queued, if the pool
-// has fewer than its maximum.
-func (p *Pool) spawn(first job) bool {
-	for {
-		w := p.workers.Load()
-		if w >= p.max {
-			return false
-		}
-		if p.workers.CompareAndSwap(w, w+1) {
-			p.wg.Add(1)
-			go p.work(first)
-			return true
+// popJob takes the oldest waiting job; p.mu is held.
+func (p *Pool) popJob() job {
+	j := p.jobs.pop()
+	if j.f != nil {
+		p.plain--
+		p.waiting.Add(-1)
+		if p.waiters > 0 {
+			p.room.Signal()
 		}
 	}
+	return j
 }
 
-func (p *Pool) work(task job) {
-	id := goid.Get()
-	p.idsMu.Lock()
-	p.ids[id] = struct{}{}
-	p.idsMu.Unlock()
-	counted := true
+// dispatch hands free slots out: first to resumers, then to waiting jobs;
+// p.mu is held.
+func (p *Pool) dispatch() {
+	for p.running < p.max && p.resumers.Load() > 0 {
+		p.resumers.Add(-1)
+		p.running++
+		p.grants++
+		p.resume.Signal()
+	}
+	for p.running < p.max && p.jobs.n > 0 {
+		p.running++
+		p.handOff(p.popJob())
+	}
+	if p.waiters > 0 && p.running < p.max {
+		p.room.Signal() // a free slot is room for Go
+	}
+}
+
+// release lends the slot of a task entering one of the library's waits to
+// other work (see blocking.go).
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.running--
+	p.dispatch()
+	p.mu.Unlock()
+}
+
+// reacquire takes a slot again for a task whose wait is over, before any
+// waiting job.
+func (p *Pool) reacquire() {
+	p.mu.Lock()
+	if p.running < p.max {
+		p.running++
+	} else {
+		p.resumers.Add(1)
+		for p.grants == 0 {
+			p.resume.Wait()
+		}
+		p.grants--
+	}
+	p.mu.Unlock()
+}
+
+// work is a worker goroutine; it starts with j, whose slot is counted.
+func (p *Pool) work(j job) {
+	w := &worker{wake: make(chan struct{}, 1), job: j}
+	w.c.pool = p
+	carriers.enter(&w.c)
+	normal := false
 	defer func() {
-		p.idsMu.Lock()
-		delete(p.ids, id)
-		p.idsMu.Unlock()
-		if counted {
-			// The task called runtime.Goexit (a panic crashes the
-			// program anyway): replace this worker if work is waiting.
-			// (A runner counts its own tasks.)
-			if task.runner == nil {
-				p.completed.Add(1)
-			}
-			p.workers.Add(-1)
-			if len(p.tasks) > 0 {
-				p.spawn(job{})
-			}
+		carriers.leave(&w.c)
+		if normal {
+			return
 		}
-		p.wg.Done()
+		// A task called runtime.Goexit (a panic crashes the program
+		// anyway); a nursery's runner has repaired its own count.
+		if w.job.f != nil {
+			p.completed.Add(1)
+		}
+		p.mu.Lock()
+		p.running--
+		p.exit()
+		p.dispatch()
+		p.mu.Unlock()
 	}()
 	var timer *time.Timer
-	queued := false // task came from the queue, not straight from spawn
 	for {
-		if task.f != nil || task.runner != nil {
-			if queued && task.f != nil {
-				p.waiting.Add(-1)
-			}
-			p.run(task, id)
+		p.run(w)
+		p.mu.Lock()
+		if p.resumers.Load() == 0 && p.jobs.n > 0 {
+			w.job = p.popJob() // keep the slot for the next job
+			p.mu.Unlock()
+			continue
 		}
-		queued = true
-		var ok bool
-		select {
-		case task, ok = <-p.tasks:
-			if ok {
-				continue
-			}
-		default:
+		p.running--
+		p.dispatch()
+		if p.closed || len(p.idle) >= p.max {
+			p.exit()
+			p.mu.Unlock()
+			normal = true
+			return
 		}
+		w.job = job{}
+		p.idle = append(p.idle, w)
+		p.mu.Unlock()
+
 		if timer == nil {
-			timer = time.NewTimer(p.idle)
+			timer = time.NewTimer(p.idleTime)
 		} else {
-			timer.Reset(p.idle)
+			timer.Reset(p.idleTime)
 		}
 		select {
-		case task, ok = <-p.tasks:
+		case <-w.wake:
 			timer.Stop()
-			if !ok {
-				p.workers.Add(-1)
-				counted = false
+		case <-timer.C:
+			p.mu.Lock()
+			if i := slices.Index(p.idle, w); i >= 0 {
+				p.idle = slices.Delete(p.idle, i, i+1)
+				p.exit()
+				p.mu.Unlock()
+				normal = true
 				return
 			}
-		case <-timer.C:
-			p.workers.Add(-1)
-			if len(p.tasks) > 0 && p.reclaim() {
-				task = job{}
-				continue
-			}
-			counted = false
+			p.mu.Unlock()
+			<-w.wake // handed a job just as the timer fired
+		}
+		if w.job.f == nil && w.job.lim == nil { // woken by Close
+			p.mu.Lock()
+			p.exit()
+			p.mu.Unlock()
+			normal = true
 			return
 		}
 	}
 }
 
-func (p *Pool) run(j job, worker uint64) {
-	if j.runner != nil {
-		j.runner(worker) // counts the tasks it runs itself
+// exit uncounts a worker that is about to exit; p.mu is held.
+func (p *Pool) exit() {
+	p.workers--
+	if p.workers == 0 {
+		p.exited.Broadcast()
+	}
+}
+
+func (p *Pool) run(w *worker) {
+	if w.job.lim != nil {
+		w.job.lim.runOnPool(&w.c) // counts the tasks it runs itself
 		return
 	}
 	p.started.Add(1)
-	j.f()
+	w.job.f()
 	p.completed.Add(1)
 }
 
-// reclaim re-counts an idling-out worker that found work after all.
-func (p *Pool) reclaim() bool {
-	for {
-		w := p.workers.Load()
-		if w >= p.max {
-			return false
-		}
-		if p.workers.CompareAndSwap(w, w+1) {
-			return true
-		}
-	}
-}
-
-func (p *Pool) isWorker(id uint64) bool {
-	p.idsMu.Lock()
-	_, ok := p.ids[id]
-	p.idsMu.Unlock()
-	return ok
-}
-
 // Close stops accepting tasks, lets the workers finish every task already
-// accepted (running or queued), and returns when every worker goroutine has
-// exited. Close is idempotent and returns nil. It panics if called from one
-// of the pool's own tasks, which it would otherwise wait for forever.
+// accepted — running, or queued by Pool.Go — and returns when every worker
+// goroutine has exited. Tasks that nurseries have queued for the pool but
+// that no worker has taken yet are not run: each fails with
+// [ErrPoolClosed] in its nursery, as do the nurseries' later tasks. Close
+// is idempotent and returns nil. It panics if called from one of the
+// pool's own tasks, which it would otherwise wait for forever.
 func (p *Pool) Close() error {
-	if p.isWorker(goid.Get()) {
+	if c := carriers.current(); c != nil && c.pool == p {
 		panic("nursery: Pool.Close called from one of the pool's tasks")
 	}
-	p.closeOnce.Do(func() {
-		p.closed.Store(true)
-		close(p.closing)
-		for p.inflight.Load() > 0 {
-			runtime.Gosched()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		p.closing.Store(true)
+		p.room.Broadcast()
+		for _, w := range p.idle {
+			w.job = job{}
+			w.wake <- struct{}{}
 		}
-		close(p.tasks)
-	})
-	p.wg.Wait()
+		p.idle = nil
+	}
+	for p.workers > 0 {
+		p.exited.Wait()
+	}
 	return nil
 }
 
@@ -343,8 +429,8 @@ type PoolStats struct {
 	Completed uint64 // tasks finished since the pool was created
 }
 
-// Stats returns the pool's counters. Each is read atomically, without
-// locks, so the snapshot is cheap but not taken at a single instant.
+// Stats returns the pool's counters. They are read one after another, so
+// the snapshot is cheap but not taken at a single instant.
 //
 // Tasks of nurseries that use the pool count like tasks given to [Pool.Go]:
 // Queued includes those waiting in the nurseries' own queues (a nursery
@@ -355,8 +441,11 @@ func (p *Pool) Stats() PoolStats {
 	// completed first: started, read later, is at least as large.
 	completed := p.completed.Load()
 	started := p.started.Load()
+	p.mu.Lock()
+	workers := p.workers
+	p.mu.Unlock()
 	return PoolStats{
-		Workers:   int(p.workers.Load()),
+		Workers:   workers,
 		Running:   int(started - completed),
 		Queued:    int(max(p.waiting.Load(), 0)),
 		Completed: completed,

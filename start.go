@@ -3,8 +3,6 @@ package nursery
 import (
 	"context"
 	"sync"
-
-	"github.com/structured-go/nursery/internal/goid"
 )
 
 // Start runs fn as a service task of n and blocks until fn calls ready(v),
@@ -29,17 +27,17 @@ func Start[T any](n *Nursery, fn func(ctx context.Context, ready func(T)) error,
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	if n.closed.Load() {
-		panic("nursery: task started after Wait returned")
-	}
+	n.accept()
 	var zero T
 	if n.ctx.Err() != nil {
+		n.tasks.done()
 		return zero, context.Cause(n.ctx)
 	}
 	s := &service[T]{n: n, fn: fn, started: make(chan struct{})}
-	n.wg.Add(1)
 	go n.exec(item{task: s, tc: n.taskConfig(opts)}, false)
+	c := block()
 	<-s.started
+	c.unblock()
 	switch {
 	case s.ready:
 		return s.val, nil
@@ -74,9 +72,6 @@ func (s *service[T]) cancelledAlone() bool     { return false }
 func (s *service[T]) finish(error)             {}
 
 func (s *service[T]) call(ctx context.Context) error {
-	if l := s.n.sched; l != nil {
-		defer l.service(goid.Get())()
-	}
 	return s.fn(ctx, s.markReady)
 }
 

@@ -61,16 +61,15 @@ func Spawn[T any](n *Nursery, fn func(ctx context.Context) (T, error), opts ...T
 // be called any number of times from any goroutine and always returns the
 // same result.
 //
-// Waiting on a task that is still queued (behind [WithLimit] or an
-// [Executor]) from inside another task of the nursery runs it in the
-// caller's goroutine and slot, so a chain of tasks that wait on their
-// children completes even with WithLimit(1).
+// Wait is one of the library's waits: a task blocked in it does not hold
+// its [WithLimit] slot or its [Pool] worker meanwhile, so a chain of tasks
+// that wait on their children completes even with WithLimit(1). The return
+// of the task's function synchronizes before the return of Wait.
 func (t *Task[T]) Wait() (T, error) {
 	if t.state.Load() != taskDone {
-		if t.state.Load() == taskQueued && t.n.sched != nil && t.n.sched.mayHelp() && t.claim() {
-			t.help()
-		}
+		c := block()
 		<-t.Done()
+		c.unblock()
 	}
 	return t.val, t.err
 }
@@ -98,22 +97,6 @@ func (t *Task[T]) Cancel(cause error) {
 
 // Name returns the name given with [Name], or "".
 func (t *Task[T]) Name() string { return t.tc.taskName() }
-
-// help runs a claimed task for its waiter, in the waiter's slot. It runs
-// on a goroutine of its own only so that a runtime.Goexit in the task ends
-// the task, not the waiter; the waiter blocks meanwhile, so the slot still
-// runs one task at a time.
-func (t *Task[T]) help() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// It stands in for the waiter, a runner: its own Go and
-		// Task.Wait calls are a runner's.
-		defer t.n.sched.standIn()()
-		t.n.run(item{task: t, tc: t.tc}, true)
-	}()
-	<-done
-}
 
 func (t *Task[T]) claim() bool {
 	return t.state.CompareAndSwap(taskQueued, taskRunning)

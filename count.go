@@ -1,0 +1,87 @@
+package nursery
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// taskCount counts a nursery's live tasks, and makes accepting a task and
+// the end of Wait one atomic decision: a task is either counted before the
+// count reaches zero in Wait — and Wait then waits for it — or refused, and
+// Go panics. sync.WaitGroup cannot say which: an Add racing the end of
+// Wait is misuse there, and the task may run after Wait has returned, its
+// failure lost.
+//
+// The state word holds the count, a bit that says a Wait is blocked (so
+// that the task taking the count to zero wakes it), and a bit that says
+// the count reached zero in Wait and the nursery is closed.
+type taskCount struct {
+	state atomic.Uint64
+
+	mu   sync.Mutex
+	zero sync.Cond // waiters for the count to reach zero; L is mu
+}
+
+const (
+	countClosed  = 1 << 63
+	countWaiting = 1 << 62
+	countMask    = countWaiting - 1
+)
+
+// add counts one more task; it reports false, counting nothing, once the
+// nursery is closed.
+func (c *taskCount) add() bool {
+	for {
+		s := c.state.Load()
+		if s&countClosed != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// done uncounts a task that has finished.
+func (c *taskCount) done() {
+	if c.state.Add(^uint64(0))&(countMask|countWaiting) == countWaiting {
+		// The count reached zero and a Wait is blocked. Taking the lock
+		// orders this wake-up after the waiter's check of the count.
+		c.mu.Lock()
+		c.zero.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// idle reports whether no task is counted.
+func (c *taskCount) idle() bool { return c.state.Load()&countMask == 0 }
+
+// wait blocks until the count is zero and closes the nursery in the same
+// step, so that no task can be counted after.
+func (c *taskCount) wait() {
+	if s := c.state.Load(); s&countMask == 0 &&
+		(s&countClosed != 0 || c.state.CompareAndSwap(s, s|countClosed)) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.zero.L = &c.mu // set here, not in New, so the zero value works
+	for {
+		s := c.state.Load()
+		switch {
+		case s&countClosed != 0:
+			return
+		case s&countMask == 0:
+			if c.state.CompareAndSwap(s, s|countClosed) {
+				return
+			}
+		case s&countWaiting == 0:
+			c.state.CompareAndSwap(s, s|countWaiting)
+		default:
+			c.zero.Wait()
+		}
+	}
+}
+
+// closed reports whether the count reached zero in Wait.
+func (c *taskCount) closed() bool { return c.state.Load()&countClosed != 0 }
