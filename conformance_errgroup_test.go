@@ -561,6 +561,55 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 	})
 }
 
+// Not a port of a test but of errgroup's documented use, which it inherits
+// from sync.WaitGroup: a running task may call g.Go while another goroutine
+// is blocked in g.Wait, and Wait then waits for the new goroutine too.
+// errgroup's tests never exercise it. The contract says the same ("Wait
+// returns only after every task ... including tasks that other tasks start
+// while Wait is blocked"). Each round races a task's last Go against the
+// moment Wait would otherwise see the count reach zero, on every executor.
+func TestConformanceErrgroupGoWhileWaiting(t *testing.T) {
+	t.Parallel()
+	pool := nursery.NewPool(2)
+	defer func() { _ = pool.Close() }()
+	for _, tc := range []struct {
+		name string
+		opts []nursery.Option
+	}{
+		{name: "default"},
+		{name: "WithLimit(2)", opts: []nursery.Option{nursery.WithLimit(2)}},
+		{name: "Pool(2)", opts: []nursery.Option{nursery.WithExecutor(pool)}},
+	} {
+		const rounds, depth = 200, 5
+		var missed atomic.Int32
+		confWithin(t, tc.name+": tasks spawning while Wait is blocked", func(ctx context.Context) {
+			for range rounds {
+				n := nursery.New(ctx, tc.opts...)
+				var ran atomic.Int32
+				var chain func(d int) func(context.Context) error
+				chain = func(d int) func(context.Context) error {
+					return func(context.Context) error {
+						ran.Add(1)
+						if d > 0 {
+							runtime.Gosched()
+							n.Go(chain(d - 1))
+						}
+						return nil
+					}
+				}
+				n.Go(chain(depth))
+				if !assert.NoError(t, n.Wait(), tc.name) {
+					return
+				}
+				if ran.Load() != depth+1 {
+					missed.Add(1)
+				}
+			}
+		})
+		assert.Zero(t, missed.Load(), "%s: rounds in which Wait returned before every task had run", tc.name)
+	}
+}
+
 // errgroup's example searches.
 type confResult string
 type confSearch func(ctx context.Context, query string) (confResult, error)
