@@ -1538,3 +1538,112 @@ func TestConformanceConcTry(t *testing.T) {
 		require.NoError(t, n.Wait())
 	})
 }
+
+// Ported from github.com/sourcegraph/conc pool/context_pool_test.go
+// TestContextPool ("context error propagates/canceled", "WithCancelOnError",
+// "WithCancelOnError and panic"), repeated: conc runs each once, where the
+// ordering of the cancellation against the tasks' start is fixed by luck.
+// Repeated, every interleaving the scheduler offers must give the same
+// answer: the parent's cancellation reported exactly once whether the task
+// had started or not; a failure's own cancellation never reported; a panic
+// re-raised with no further failures counted for the siblings it cancelled.
+// The port adds executors, where some of the tasks are still queued (never
+// started) when the cancellation comes, and so must be counted the same.
+func TestConformanceConcContextPoolRepeated(t *testing.T) {
+	t.Parallel()
+	const rounds = 500
+	err1 := errors.New("err1")
+
+	pool := nursery.NewPool(1)
+	t.Cleanup(func() { _ = pool.Close() })
+	executors := []struct {
+		name string
+		opts []nursery.Option
+	}{
+		{name: "default"},
+		{name: "WithLimit(1)", opts: []nursery.Option{nursery.WithLimit(1)}},
+		{name: "Pool(1)", opts: []nursery.Option{nursery.WithExecutor(pool)}},
+	}
+
+	for _, ex := range executors {
+		t.Run("context error propagates/"+ex.name, func(t *testing.T) {
+			t.Parallel()
+			confWithin(t, "parent cancellation rounds", func(ctx context.Context) {
+				for i := range rounds {
+					pctx, cancel := context.WithCancel(ctx)
+					n := nursery.New(pctx, append([]nursery.Option{nursery.CollectErrors()}, ex.opts...)...)
+					// The tasks are started by a task, which never blocks on a
+					// full nursery or pool, so they queue behind it there.
+					n.Go(func(ctx context.Context) error {
+						for range 1 + i%3 {
+							n.Go(func(ctx context.Context) error {
+								<-ctx.Done()
+								return ctx.Err()
+							})
+						}
+						<-ctx.Done()
+						return ctx.Err()
+					})
+					cancel()
+					err := n.Wait()
+					if !assert.ErrorIs(t, err, context.Canceled, "round %d", i) ||
+						!assert.Len(t, confLeaves(err), 1, "round %d: reported once: %v", i, err) {
+						return
+					}
+				}
+			})
+		})
+	}
+
+	for _, ex := range executors {
+		t.Run("WithCancelOnError/"+ex.name, func(t *testing.T) {
+			t.Parallel()
+			confWithin(t, "failure cancellation rounds", func(ctx context.Context) {
+				for i := range rounds {
+					n := nursery.New(ctx, ex.opts...)
+					// The failing task starts its siblings first; with a limit
+					// or a pool they queue behind it and are dropped unstarted.
+					n.Go(func(context.Context) error {
+						for range i % 3 {
+							n.Go(func(ctx context.Context) error {
+								<-ctx.Done()
+								return ctx.Err()
+							})
+						}
+						return err1
+					})
+					err := n.Wait()
+					if !assert.ErrorIs(t, err, err1, "round %d", i) ||
+						!assert.Equal(t, "err1", err.Error(), "round %d", i) {
+						return
+					}
+				}
+			})
+		})
+	}
+
+	t.Run("WithCancelOnError and panic", func(t *testing.T) {
+		t.Parallel()
+		confWithin(t, "panic cancellation rounds", func(ctx context.Context) {
+			for i := range rounds {
+				n := nursery.New(ctx)
+				for range 1 + i%3 {
+					n.Go(func(ctx context.Context) error {
+						<-ctx.Done()
+						return ctx.Err()
+					})
+				}
+				n.Go(func(context.Context) error { panic("abort!") })
+				v, panicked := confCatch(func() { _ = n.Wait() })
+				pe, _ := v.(*nursery.PanicError)
+				if !assert.True(t, panicked, "round %d", i) || !assert.NotNil(t, pe, "round %d: %v", i, v) {
+					return
+				}
+				if !assert.Equal(t, "abort!", pe.Value, "round %d", i) ||
+					!assert.NotContains(t, pe.Error(), "further failure", "round %d", i) {
+					return
+				}
+			}
+		})
+	})
+}
