@@ -166,8 +166,12 @@ func trioWatchdog(limit time.Duration) (stop func()) {
 }
 
 // trioSleep is trio.sleep: it returns nil after d, or ctx.Err() if ctx ends
-// first (Trio raises Cancelled).
+// first (Trio raises Cancelled). Like Trio's sleep(0), it is a checkpoint:
+// a context that is already done wins even when d <= 0.
 func trioSleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
