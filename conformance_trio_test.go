@@ -1081,3 +1081,35 @@ func trioCount(err error, s string) int {
 	}
 	return strings.Count(err.Error(), s)
 }
+
+// Ported from trio src/trio/_core/_tests/test_run.py
+// test_cancel_scope_exceptiongroup_filtering, with the nursery nested in a
+// task of a cancelled nursery: the inner nursery's real error (raised while
+// it was being cancelled) survives the outer cancellation. Ours: the inner
+// Run returns the crash joined with the parent's cancellation (reported
+// once, it interrupted work); that is a failure of the task, and the outer
+// Wait must report the crash.
+func TestConformanceTrioNestedNurseryFailureSurvivesCancel(t *testing.T) {
+	t.Parallel()
+	trioBubble(t, func(t *testing.T) {
+		errKey := errors.New("KeyError")
+		var innerErr error
+		n := nursery.New(t.Context())
+		n.Go(func(ctx context.Context) error {
+			innerErr = nursery.Run(ctx, func(inner *nursery.Nursery) error {
+				inner.Go(trioSleepForever)
+				inner.Go(func(ctx context.Context) error {
+					<-ctx.Done()
+					return errKey // crashes while being cancelled
+				}, nursery.Name("crasher"))
+				return nil
+			})
+			return innerErr
+		}, nursery.Name("worker"))
+		synctest.Wait()
+		n.Cancel(nil)
+		err := n.Wait()
+		require.ErrorIs(t, innerErr, errKey)
+		require.ErrorIs(t, err, errKey, "the inner nursery's crash was swallowed by the outer cancellation (inner Run returned %q)", innerErr)
+	})
+}

@@ -820,3 +820,40 @@ func TestConformanceTrioTimeoutTaskOutcome(t *testing.T) {
 		assert.ErrorIs(t, err, nursery.ErrTimeout)
 	})
 }
+
+// Ported from trio src/trio/_core/_tests/test_run.py
+// test_cancel_scope_exceptiongroup_filtering, with a deadline scope around
+// the nursery (Trio: `with move_on_after(1): async with open_nursery():`
+// with a child that raises KeyError while cancelled — the scope absorbs
+// the Cancelled and the KeyError comes out). Ours: Run returns the crash
+// joined with the interruption by the scope's deadline; MoveOnAfter and
+// FailAfter may replace only the cancellation, never the crash.
+func TestConformanceTrioDeadlineKeepsNurseryFailure(t *testing.T) {
+	t.Parallel()
+	errKey := errors.New("KeyError")
+	body := func(ctx context.Context) error {
+		return nursery.Run(ctx, func(n *nursery.Nursery) error {
+			n.Go(trioSleepForever)
+			n.Go(func(ctx context.Context) error {
+				<-ctx.Done()
+				return errKey // crashes while being cancelled
+			}, nursery.Name("crasher"))
+			return nil
+		})
+	}
+	t.Run("MoveOnAfter", func(t *testing.T) {
+		t.Parallel()
+		trioBubble(t, func(t *testing.T) {
+			timedOut, err := nursery.MoveOnAfter(t.Context(), time.Second, body)
+			assert.True(t, timedOut)
+			assert.ErrorIs(t, err, errKey, "MoveOnAfter swallowed the nursery's crash")
+		})
+	})
+	t.Run("FailAfter", func(t *testing.T) {
+		t.Parallel()
+		trioBubble(t, func(t *testing.T) {
+			err := nursery.FailAfter(t.Context(), time.Second, body)
+			assert.ErrorIs(t, err, errKey, "FailAfter replaced the nursery's crash with %v", err)
+		})
+	})
+}
