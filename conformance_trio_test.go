@@ -911,6 +911,76 @@ func TestConformanceTrioStartInCancelledNursery(t *testing.T) {
 	})
 }
 
+// Ported from trio src/trio/_core/_tests/test_run.py test_nursery_start
+// (start() cancelled while the child has not called started() yet), for a
+// nursery failing before ready: a sibling's crash cancels the starting
+// task, whose cancellation is Start's outcome; Wait reports the crash once.
+func TestConformanceTrioStartInterruptedBySiblingFailure(t *testing.T) {
+	t.Parallel()
+	trioBubble(t, func(t *testing.T) {
+		crash := errors.New("crash")
+		n := nursery.New(t.Context())
+		n.Go(func(ctx context.Context) error {
+			time.Sleep(time.Second)
+			return crash
+		})
+		_, err := nursery.Start(n, func(ctx context.Context, ready func(int)) error {
+			if err := trioSleep(ctx, time.Hour/2); err != nil {
+				return err
+			}
+			ready(1)
+			return nil
+		})
+		assert.ErrorIs(t, err, context.Canceled, "Start returns the task's cancellation")
+		assert.Same(t, crash, context.Cause(n.Context()))
+		assert.Same(t, crash, n.Wait(), "the crash, once")
+	})
+}
+
+// Ported from trio src/trio/_core/_tests/test_run.py test_nursery_start,
+// with the task's own deadline (Trio: a fail_after inside the started
+// task): if it fires before started(), the TooSlowError comes out of
+// start() and the nursery goes on; after started(), it is the nursery's
+// failure. Ours: the Timeout option on Start.
+func TestConformanceTrioStartWithTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("before ready", func(t *testing.T) {
+		t.Parallel()
+		trioBubble(t, func(t *testing.T) {
+			n := nursery.New(t.Context())
+			t0 := time.Now()
+			_, err := nursery.Start(n, func(ctx context.Context, ready func(int)) error {
+				if err := trioSleepForever(ctx); err != nil {
+					return err
+				}
+				ready(1)
+				return nil
+			}, nursery.Timeout(time.Second))
+			assert.Equal(t, nursery.ErrTimeout, err)
+			assert.Equal(t, time.Second, time.Since(t0))
+			assert.NoError(t, n.Context().Err(), "Start's timeout is not the nursery's failure")
+			require.NoError(t, n.Wait())
+		})
+	})
+	t.Run("after ready", func(t *testing.T) {
+		t.Parallel()
+		trioBubble(t, func(t *testing.T) {
+			n := nursery.New(t.Context())
+			t0 := time.Now()
+			v, err := nursery.Start(n, func(ctx context.Context, ready func(int)) error {
+				ready(7)
+				return trioSleepForever(ctx)
+			}, nursery.Timeout(time.Second), nursery.Name("svc"))
+			require.NoError(t, err)
+			assert.Equal(t, 7, v)
+			werr := n.Wait()
+			require.ErrorIs(t, werr, nursery.ErrTimeout)
+			assert.EqualError(t, werr, "svc: nursery: timeout")
+			assert.Equal(t, time.Second, time.Since(t0))
+		})
+	})
+}
+
 // Ported from trio src/trio/_core/_tests/test_run.py
 // test_nursery_start_with_cancelled_nursery: a service started in a nursery
 // that is cancelled just before, or just after, it says it is ready — with
