@@ -1572,8 +1572,9 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 				for i := range rounds {
 					pctx, cancel := context.WithCancel(ctx)
 					n := nursery.New(pctx, append([]nursery.Option{nursery.CollectErrors()}, ex.opts...)...)
-					// The tasks are started by a task, which never blocks on a
-					// full nursery or pool, so they queue behind it there.
+					// The tasks are started by a task; they queue behind it,
+					// and the task waits for room without its slot if the
+					// queue is full, until the cancellation comes.
 					n.Go(func(ctx context.Context) error {
 						for range 1 + i%3 {
 							n.Go(func(ctx context.Context) error {
@@ -1603,8 +1604,11 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 					n := nursery.New(ctx, ex.opts...)
 					// The failing task starts its siblings first; with a limit
 					// or a pool they queue behind it and are dropped unstarted.
+					// At most one: a task's Go waits for room like anyone's
+					// (WithLimit(1) has room for one queued task), and these
+					// siblings wait for the failure that comes after.
 					n.Go(func(context.Context) error {
-						for range i % 3 {
+						for range i % 2 {
 							n.Go(func(ctx context.Context) error {
 								<-ctx.Done()
 								return ctx.Err()

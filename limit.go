@@ -103,7 +103,7 @@ func (l *limiter) pop() item {
 func (l *limiter) submit(it item) {
 	var c *carrier
 	l.mu.Lock()
-	if l.active+l.queued() >= l.bound {
+	if l.active+l.queued() >= l.bound && !l.ownSlotIsRoom() {
 		l.mu.Unlock()
 		c = block()
 		l.mu.Lock()
@@ -119,6 +119,20 @@ func (l *limiter) submit(it item) {
 	l.mu.Unlock()
 	l.startRunners(start)
 	c.unblock()
+}
+
+// ownSlotIsRoom reports whether the caller is a task of this nursery
+// that would find room once it gave its slot back. Such a task does not
+// wait: waiting would give the slot back, find room, queue the task and
+// take the slot again — but a runner could take the slot for the queued
+// task in between, and the caller, which started first, would wait for
+// it. l.mu is held.
+func (l *limiter) ownSlotIsRoom() bool {
+	if l.active-1+l.queued() >= l.bound {
+		return false
+	}
+	c := carriers.current()
+	return c != nil && c.lim == l
 }
 
 // waitForRoom waits until the queue has room, and reports false if the
