@@ -53,8 +53,11 @@
 // its own deadline cut the work short.
 //
 // Limits and executors. [WithLimit] bounds how many tasks run at once and
-// makes outside callers of Go wait for a slot, without the deadlock that
-// bites errgroup's SetLimit when a task spawns into its own full group.
+// makes every caller of Go wait for room once the queue is full. One rule
+// keeps that from deadlocking however nurseries nest: a task blocked in one
+// of the library's waits gives its slot (and its [Pool] worker) back until
+// the wait is over — so there is no deadlock like the one that bites
+// errgroup's SetLimit when a task spawns into its own full group.
 // [WithExecutor] runs tasks on a [Pool] of worker goroutines that many
 // nurseries may share; package subprocess runs registered functions in
 // worker processes for CPU-heavy or crash-prone work.

@@ -21,12 +21,15 @@ type Executor interface {
 // error from e.Go (for example [ErrPoolClosed]) is that task's failure,
 // reported by Wait. Tasks launched with [Start] never use e.
 //
-// A task (or a [Start] service) that calls Go on its own nursery on a full
-// [Pool] never waits for itself: at once if every running task may be
-// blocked, else after a millisecond blocked, the nursery finds out that the
-// caller is one of its own, and queues the new task to run as soon as a
-// worker is free. Executors other than *Pool must not block their own
-// workers in Go, or such a task may wait for itself.
+// On a [Pool] the nursery keeps its waiting tasks in a queue of its own,
+// bounded by the pool's workers plus its queue size (or by [WithLimit]):
+// once that is full, Go waits for room, from whichever goroutine it is
+// called. A task blocked in one of the library's waits (see [WithLimit])
+// lends its pool worker to other work meanwhile, so nurseries nested on
+// one shared pool never wait for themselves. Other executors get no such
+// help: a task waiting in one of the library's waits keeps the executor's
+// worker it runs on, and an executor whose Go blocks blocks the caller of
+// the nursery's Go.
 func WithExecutor(e Executor) Option {
 	if e == nil {
 		panic("nursery: nil Executor")

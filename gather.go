@@ -127,8 +127,13 @@ func First[T any](ctx context.Context, fns ...func(context.Context) (T, error)) 
 
 // AsCompleted yields the given tasks as they finish: first those that had
 // already finished when iteration began (in any order among them), then the
-// others in the order they finish. Stopping the iteration early is safe and
-// leaves nothing running behind.
+// others in the order they finish. A task blocked waiting for the next one
+// gives its slot back meanwhile (see [WithLimit]).
+//
+// Stopping the iteration early stops only the iteration: it leaves no
+// goroutine of its own behind, but the tasks not yet yielded go on running,
+// and their nursery still waits for them. Cancel those you no longer need
+// with [Task.Cancel].
 func AsCompleted[T any](tasks ...*Task[T]) iter.Seq[*Task[T]] {
 	for _, t := range tasks {
 		if t == nil {

@@ -167,10 +167,15 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 // (or the task's own, with [Timeout]) and should return when it is done.
 //
 // If the nursery's context is already done, fn does not run. With
-// [WithLimit], Go called from outside the nursery's tasks blocks until a
-// slot frees or the context ends; called from inside one of its tasks it
-// never waits for itself (see [WithLimit]). Go panics if fn is nil or if
-// Wait has already returned.
+// [WithLimit] or on a [Pool], Go waits for room in the nursery's queue
+// when it is full, or until the context ends; a task waiting there gives
+// its slot back meanwhile (see [WithLimit]).
+//
+// Go panics if fn is nil or if Wait has returned. Accepting a task and the
+// end of Wait are one atomic decision: a Go racing the end of Wait either
+// starts a task that Wait waits for, or panics. As with errgroup, the
+// first Go from outside the nursery's tasks must happen before Wait is
+// called; tasks may call Go while Wait is blocked.
 func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")

@@ -40,15 +40,27 @@ type taskOptionFunc func(*taskConfig)
 
 func (f taskOptionFunc) applyTask(c *taskConfig) { f(c) }
 
-// WithLimit makes at most k tasks of the nursery run at once. Go and Spawn
-// called from outside the nursery's tasks block until a slot frees or the
-// nursery's context ends. Go and Spawn called from inside one of its running
-// tasks or [Start] services never wait for themselves: the new task is
-// queued and runs when a slot frees, and a [Task.Wait] on a queued task
-// from inside a running task runs it in the caller's slot. Tasks launched with Start are services and do not count.
-// A task of a nursery nested inside this one's tasks counts as an outside
-// caller: it should not spawn into this nursery while it is full.
-// WithLimit panics if k < 1.
+// WithLimit makes at most k tasks of the nursery run at once, and lets at
+// most k more wait in its queue: once both are full, Go and Spawn wait for
+// room (backpressure) or for the nursery's context to end, whoever calls
+// them — a task of this nursery or of another, a [Start] service, or any
+// other goroutine.
+//
+// No nesting can deadlock on the limit, because of one rule: a task blocked
+// in one of the library's waits — [Nursery.Wait] (and so [Run], [Gather],
+// [Map], [First]), [Task.Wait], [Start], [AsCompleted], and Go or Spawn
+// waiting for room — gives its slot back while it waits and takes one
+// again, before queued tasks, when the wait is over. So a task that spawns
+// children and waits for them, a crawler whose nested scopes spawn into
+// this nursery, or a task that starts a service, all complete at any limit.
+// Only running tasks count toward k; a task of this nursery that would find
+// room once it gave its slot back does not wait at all.
+//
+// Waits the library cannot see — a channel, a mutex, I/O — keep the slot:
+// k tasks that each wait on a channel for a task still queued behind them
+// wait for ever, as they would with any semaphore. Tasks launched with
+// Start are services: they do not count toward k. WithLimit panics if
+// k < 1.
 func WithLimit(k int) Option {
 	if k < 1 {
 		panic("nursery: WithLimit needs a limit of at least 1")

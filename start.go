@@ -17,9 +17,10 @@ import (
 // returns its cause without running fn.
 //
 // Start tasks are services: they always run on their own goroutine and never
-// count toward [WithLimit] or occupy an [Executor], so Start called from
-// inside a task can never deadlock on a full nursery or pool. Calling ready
-// twice panics.
+// count toward [WithLimit] or occupy an [Executor]. Start is one of the
+// library's waits: a task blocked in it gives its slot back meanwhile (see
+// [WithLimit]), so a service may spawn into a full nursery and wait for
+// what it spawned before it calls ready. Calling ready twice panics.
 func Start[T any](n *Nursery, fn func(ctx context.Context, ready func(T)) error, opts ...TaskOption) (T, error) {
 	if n == nil {
 		panic("nursery: nil Nursery")
