@@ -114,17 +114,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // crawl is the top level: one task per site, at most cfg.sites at once, each
 // with a time budget. CollectErrors: a site that runs out of time does not
 // stop the others.
+//
+// WithLimit would not bound the sites here: it bounds the tasks running at
+// once, and a site's task spends its life waiting for its own nursery,
+// which gives its slot back (so that nothing nested can deadlock on it).
+// To bound the sites in progress, a site holds a place in a channel, a
+// wait the nursery cannot see, for the whole of its crawl.
 func crawl(ctx context.Context, cfg config, st *stats) ([]*site, error) {
 	sites := make([]*site, len(seeds))
+	inProgress := make(chan struct{}, cfg.sites)
 	err := nursery.Run(ctx, func(n *nursery.Nursery) error {
 		for i, seed := range seeds {
 			s := newSite(seed, cfg, st)
 			sites[i] = s
-			// Go blocks while cfg.sites sites are being crawled (backpressure).
-			n.Go(s.crawl, nursery.Name(s.host), nursery.Timeout(cfg.siteBudget()))
+			// Block while cfg.sites sites are being crawled (backpressure).
+			select {
+			case inProgress <- struct{}{}:
+			case <-n.Context().Done():
+				return nil
+			}
+			n.Go(func(ctx context.Context) error {
+				defer func() { <-inProgress }()
+				return s.crawl(ctx)
+			}, nursery.Name(s.host), nursery.Timeout(cfg.siteBudget()))
 		}
 		return nil
-	}, nursery.WithName("crawl"), nursery.WithLimit(cfg.sites), nursery.CollectErrors())
+	}, nursery.WithName("crawl"), nursery.CollectErrors())
 	return sites, err
 }
 
