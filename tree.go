@@ -567,8 +567,8 @@ func writeIndent(w *bufio.Writer, depth int) {
 	}
 }
 
-// writeTreeJSON writes TreeJSON's document, a nursery at a time, each
-// indented as json.MarshalIndent would indent the whole document.
+// writeTreeJSON writes TreeJSON's document, a nursery at a time, indented
+// as json.MarshalIndent would indent the whole document.
 //
 // Outside debug mode a nursery does not keep its path: it is built here,
 // in one buffer, from the path of the nursery above (a nursery outside
@@ -584,7 +584,10 @@ func writeTreeJSON(w io.Writer, roots []*treeNursery) error {
 		first = true
 		path  []byte
 		above map[*node]string // the paths of nurseries above top-level ones, gone
+		nw    = &newlineHolder{w: bw}
+		enc   = json.NewEncoder(nw) // reuses its buffers from one nursery to the next
 	)
+	enc.SetIndent("    ", "  ")
 	err := walk(roots, func(it treeItem) error {
 		tn := it.n
 		if tn == nil {
@@ -634,21 +637,18 @@ func writeTreeJSON(w io.Writer, roots []*treeNursery) error {
 			tn.Path = string(path)
 		}
 		tn.pathLen = len(path)
-		// No error can come from encoding: the document holds only strings,
-		// numbers, booleans and structs of them.
-		b, err := json.MarshalIndent(tn, "    ", "  ")
-		if err != nil {
-			return err
-		}
-		if built {
-			tn.Path = ""
-		}
 		sep := ",\n    "
 		if first {
 			sep, first = "\n    ", false
 		}
+		nw.held = false
 		_, _ = bw.WriteString(sep)
-		_, err = bw.Write(b)
+		// No error can come from encoding: the document holds only strings,
+		// numbers, booleans and structs of them.
+		err := enc.Encode(tn)
+		if built {
+			tn.Path = ""
+		}
 		return err
 	})
 	if err != nil {
@@ -660,6 +660,30 @@ func writeTreeJSON(w io.Writer, roots []*treeNursery) error {
 		_, _ = bw.WriteString("\n  ]\n}\n")
 	}
 	return bw.Flush()
+}
+
+// newlineHolder holds back the newline that a json.Encoder writes after each
+// value, and writes it only if more follows: in TreeJSON's document a
+// separator comes first.
+type newlineHolder struct {
+	w    *bufio.Writer
+	held bool
+}
+
+func (h *newlineHolder) Write(p []byte) (int, error) {
+	n := len(p)
+	if n == 0 {
+		return 0, nil
+	}
+	if h.held {
+		_ = h.w.WriteByte('\n')
+		h.held = false
+	}
+	if p[n-1] == '\n' {
+		p, h.held = p[:n-1], true
+	}
+	_, err := h.w.Write(p)
+	return n, err
 }
 
 func quoteName(name string) string {
