@@ -207,11 +207,15 @@ func decodeTree(t *testing.T, b []byte) []*jsonNursery {
 	nurseries := map[int]*jsonNursery{}
 	tasks := map[int]*jsonTask{}
 	taskOf := map[int]int{} // task id → its nursery's id
+	used := func(id int) bool {
+		_, n := nurseries[id]
+		_, t := tasks[id]
+		return n || t
+	}
 	var top []*jsonNursery
 	for _, n := range doc.Nurseries {
 		require.Positive(t, n.ID, "nursery %q", n.Path)
-		require.NotContains(t, nurseries, n.ID, "id of nursery %q", n.Path)
-		require.NotContains(t, tasks, n.ID, "id of nursery %q", n.Path)
+		require.False(t, used(n.ID), "id %d of nursery %q used before", n.ID, n.Path)
 		switch {
 		case n.Task != 0:
 			tk := tasks[n.Task]
@@ -228,8 +232,7 @@ func decodeTree(t *testing.T, b []byte) []*jsonNursery {
 		nurseries[n.ID] = n
 		for _, tk := range n.Tasks {
 			require.Positive(t, tk.ID, "task %q", tk.Path)
-			require.NotContains(t, nurseries, tk.ID, "id of task %q", tk.Path)
-			require.NotContains(t, tasks, tk.ID, "id of task %q", tk.Path)
+			require.False(t, used(tk.ID), "id %d of task %q used before", tk.ID, tk.Path)
 			tasks[tk.ID] = tk
 			taskOf[tk.ID] = n.ID
 		}
