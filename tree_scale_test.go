@@ -320,3 +320,47 @@ func TestTreeCostPerNursery(t *testing.T) {
 		})
 	}
 }
+
+// A nursery's path names every nursery whose context it derives from: a
+// debug-mode nursery under a deep chain of plain ones, and nurseries whose
+// parent is done (they are shown at the top).
+func TestTreePathsThroughChains(t *testing.T) {
+	t.Parallel()
+	name := chainName("paths", scaleDepth)
+	chain := openChain(t.Context(), scaleDepth, name)
+	dbg := nursery.New(chain[len(chain)-1].Context(), nursery.Debug(), nursery.WithName("dbg"))
+	gone := nursery.New(t.Context(), nursery.WithName("gone"))
+	orphans := []*nursery.Nursery{
+		nursery.New(gone.Context(), nursery.WithName("orphan")),
+		nursery.New(gone.Context(), nursery.WithName("orphan")),
+	}
+	require.NoError(t, gone.Wait())
+	defer func() {
+		for _, n := range orphans {
+			assert.NoError(t, n.Wait())
+		}
+		assert.NoError(t, dbg.Wait())
+		closeChain(t, chain)
+	}()
+
+	doc := treeDoc(t)
+	n := find(t, doc, "paths")
+	path := ""
+	for level := range scaleDepth {
+		path = joinPath(path, name(level))
+		require.Equal(t, path, n.Path, "level %d", level)
+		require.Len(t, n.Nurseries, 1, "level %d", level)
+		n = n.Nurseries[0]
+	}
+	assert.Equal(t, "dbg", n.Name)
+	assert.Equal(t, path+"/dbg", n.Path)
+	assert.True(t, n.Debug)
+
+	var got []string
+	for _, n := range doc {
+		if n.Name == "orphan" {
+			got = append(got, n.Path)
+		}
+	}
+	assert.Equal(t, []string{"gone/orphan", "gone/orphan"}, got)
+}
