@@ -356,8 +356,8 @@ func (n *Nursery) cancelling() bool {
 }
 
 // snap copies what the tree shows of the nursery. The path of a nursery
-// outside debug mode is left to treeJSON, which builds it from the path of
-// the nursery above.
+// outside debug mode is left to writeTreeJSON, which builds it from the
+// path of the nursery above.
 func (nd *node) snap(now time.Time, tasks map[*taskInfo]*treeTask) *treeNursery {
 	tn := &treeNursery{
 		Name: nd.name(),
@@ -492,11 +492,11 @@ func writeTreeNamed(w io.Writer, name string) error {
 // TreeJSON returns what [WriteTree] shows as a JSON document: an object
 // whose "nurseries" array lists every live nursery, in the order WriteTree
 // shows them (a nursery before the nurseries under it). The list is flat:
-// a nursery has "id" (a number, unique in the document), "parent" (the id
-// of the nursery it is under, or 0 or absent at the top), "task" (the id
-// of the debug-mode task of that nursery in which it was created, or 0 or
-// absent), "name", "path" (names from the top of the tree, joined with
-// "/"), "state" and "debug"; in debug mode also "age" (a Go duration),
+// a nursery has "id" (a positive number, unique in the document),
+// "parent" (the id of the nursery it is under; absent at the top), "task"
+// (the id of the debug-mode task of that nursery in which it was created;
+// absent if none), "name", "path" (names from the top of the tree, joined
+// with "/"), "state" and "debug"; in debug mode also "age" (a Go duration),
 // "created" (a site) and "tasks". A task has "id", "name", "path", "state"
 // (running or cancelling), "age" and "spawned" (a site). A site has
 // "function", "file" and "line". An empty "nurseries" array means that no
@@ -507,7 +507,7 @@ func writeTreeNamed(w io.Writer, name string) error {
 // decode (or indent) a document nested more than 10 000 levels, which
 // nurseries nested 5 000 deep would exceed. Ids mean nothing from one
 // document to the next. TreeJSON takes the registry's locks as WriteTree
-// does, and its error is always nil.
+// does. Its error is always nil.
 func TreeJSON() ([]byte, error) {
 	var b bytes.Buffer
 	if err := writeTreeJSON(&b, snapshot(nil)); err != nil {
