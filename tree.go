@@ -1,6 +1,7 @@
 package nursery
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -102,14 +103,42 @@ func (nd *node) name() string {
 
 // path is the names of the nurseries and debug-mode tasks from the root of
 // the tree down to this nursery, joined with "/"; empty names are left out.
+// It walks up to the root, or to the nearest debug-mode nursery (which
+// keeps its path), and builds the string once: a chain of nested
+// nurseries may be thousands deep, and joining level by level would copy
+// the path once per level.
 func (nd *node) path() string {
-	if nd.dbg != nil {
+	switch {
+	case nd.dbg != nil:
 		return nd.dbg.path
-	}
-	if nd.up == nil {
+	case nd.up == nil:
 		return nd.n.cfg.name
 	}
-	return joinPath(nd.up.path(), nd.n.cfg.name)
+	var names []string
+	top, size := "", 0
+	for ; nd != nil; nd = nd.up {
+		if nd.dbg != nil {
+			top = nd.dbg.path
+			break
+		}
+		if name := nd.n.cfg.name; name != "" {
+			names = append(names, name)
+			size += len(name) + 1
+		}
+	}
+	if len(names) == 0 {
+		return top
+	}
+	var b strings.Builder
+	b.Grow(len(top) + size)
+	b.WriteString(top)
+	for i := len(names) - 1; i >= 0; i-- {
+		if b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(names[i])
+	}
+	return b.String()
 }
 
 func joinPath(a, b string) string {
@@ -222,31 +251,36 @@ const (
 
 // treeNursery is one nursery in TreeJSON's output.
 type treeNursery struct {
-	Name      string         `json:"name"`
-	Path      string         `json:"path,omitempty"`
-	State     string         `json:"state"`
-	Debug     bool           `json:"debug"`
-	Age       string         `json:"age,omitempty"`
-	Created   *treeSite      `json:"created,omitempty"`
-	Tasks     []*treeTask    `json:"tasks,omitempty"`
-	Nurseries []*treeNursery `json:"nurseries,omitempty"`
+	ID      int         `json:"id"`
+	Parent  int         `json:"parent,omitempty"`
+	Task    int         `json:"task,omitempty"`
+	Name    string      `json:"name"`
+	Path    string      `json:"path,omitempty"`
+	State   string      `json:"state"`
+	Debug   bool        `json:"debug"`
+	Age     string      `json:"age,omitempty"`
+	Created *treeSite   `json:"created,omitempty"`
+	Tasks   []*treeTask `json:"tasks,omitempty"`
 
-	nd     *node
-	up     *node
-	upTask *taskInfo
-	seq    uint64 // creation order, debug mode only
+	nd        *node
+	up        *node
+	upTask    *taskInfo
+	seq       uint64         // creation order, debug mode only
+	nurseries []*treeNursery // the nurseries under it, outside its tasks
+	pathLen   int            // the length of Path, once written
 }
 
 // treeTask is one running task of a debug-mode nursery in TreeJSON's output.
 type treeTask struct {
-	Name      string         `json:"name"`
-	Path      string         `json:"path,omitempty"`
-	State     string         `json:"state"`
-	Age       string         `json:"age"`
-	Spawned   *treeSite      `json:"spawned,omitempty"`
-	Nurseries []*treeNursery `json:"nurseries,omitempty"`
+	ID      int       `json:"id"`
+	Name    string    `json:"name"`
+	Path    string    `json:"path,omitempty"`
+	State   string    `json:"state"`
+	Age     string    `json:"age"`
+	Spawned *treeSite `json:"spawned,omitempty"`
 
-	seq uint64
+	seq       uint64
+	nurseries []*treeNursery // the nurseries created inside it
 }
 
 // treeSite is a place in the source: where a nursery was created or a task
@@ -261,52 +295,52 @@ func (s *treeSite) String() string {
 	if s == nil {
 		return "unknown"
 	}
-	return shortFile(s.File) + ":" + fmt.Sprint(s.Line)
-}
-
-// treeDoc is TreeJSON's document.
-type treeDoc struct {
-	Nurseries []*treeNursery `json:"nurseries"`
+	return shortFile(s.File) + ":" + strconv.Itoa(s.Line)
 }
 
 // snapshot copies the live nurseries into a tree: nurseries created inside
 // a debug-mode task under that task, others under the nursery whose context
 // they derive from, the rest at the top. keep, if not nil, selects the
 // top-level nurseries to return.
+//
+// Each shard's lock is held only to copy its list of entries, since New
+// and Wait of every nursery in the shard wait for it; what the tree shows
+// of each nursery is read afterwards. An entry stays valid once unlinked
+// (what it points to does not change, and its state has locks or atomics
+// of its own), so a nursery whose Wait returns meanwhile is shown as it
+// was then.
 func snapshot(keep func(*treeNursery) bool) []*treeNursery {
-	now := time.Now()
-	var all []*treeNursery
-	tasks := map[*taskInfo]*treeTask{}
+	var live []*node
 	for i := range registry {
 		s := &registry[i]
 		s.mu.Lock()
 		for nd := s.head; nd != nil; nd = nd.next {
-			all = append(all, nd.snap(now, tasks))
+			live = append(live, nd)
 		}
 		s.mu.Unlock()
 	}
-	nurseries := make(map[*node]*treeNursery, len(all))
-	for _, tn := range all {
-		nurseries[tn.nd] = tn
+	now := time.Now()
+	all := make([]*treeNursery, len(live))
+	nurseries := make(map[*node]*treeNursery, len(live))
+	tasks := map[*taskInfo]*treeTask{}
+	for i, nd := range live {
+		all[i] = nd.snap(now, tasks)
+		nurseries[nd] = all[i]
 	}
 	var roots []*treeNursery
 	for _, tn := range all {
 		if tt := tasks[tn.upTask]; tn.upTask != nil && tt != nil {
-			tt.Nurseries = append(tt.Nurseries, tn)
+			tt.nurseries = append(tt.nurseries, tn)
 			continue
 		}
 		if p := nurseries[tn.up]; tn.up != nil && p != nil {
-			p.Nurseries = append(p.Nurseries, tn)
+			p.nurseries = append(p.nurseries, tn)
 			continue
 		}
 		if keep == nil || keep(tn) {
 			roots = append(roots, tn)
 		}
 	}
-	for _, tn := range roots {
-		markCancelling(tn, false)
-	}
-	sortTree(roots)
 	return roots
 }
 
@@ -321,35 +355,18 @@ func (n *Nursery) cancelling() bool {
 	return n.selfCancelled || n.interrupted
 }
 
-// markCancelling marks as cancelling what is under a cancelling nursery.
-func markCancelling(tn *treeNursery, above bool) {
-	if above {
-		tn.State = stateCancelling
-	}
-	in := tn.State == stateCancelling
-	for _, tt := range tn.Tasks {
-		if in {
-			tt.State = stateCancelling
-		}
-		for _, c := range tt.Nurseries {
-			markCancelling(c, tt.State == stateCancelling)
-		}
-	}
-	for _, c := range tn.Nurseries {
-		markCancelling(c, in)
-	}
-}
-
-// snap copies the node; the shard holding it is locked.
+// snap copies what the tree shows of the nursery. The path of a nursery
+// outside debug mode is left to writeTreeJSON, which builds it from the
+// path of the nursery above.
 func (nd *node) snap(now time.Time, tasks map[*taskInfo]*treeTask) *treeNursery {
 	tn := &treeNursery{
 		Name: nd.name(),
-		Path: nd.path(),
 		nd:   nd,
 		up:   nd.up,
 	}
 	var cancelled bool
 	if d := nd.dbg; d != nil {
+		tn.Path = d.path
 		cancelled = d.snap(tn, now, tasks)
 	} else {
 		cancelled = nd.n.cancelling()
@@ -365,9 +382,71 @@ func (nd *node) snap(now time.Time, tasks map[*taskInfo]*treeTask) *treeNursery 
 	return tn
 }
 
-// sortTree orders nurseries by creation (debug mode) or name, and tasks by
-// the order they started.
-func sortTree(ns []*treeNursery) {
+// treeItem is a nursery or a task as walk visits it.
+type treeItem struct {
+	n      *treeNursery // a nursery, or nil for a task
+	t      *treeTask    // a task of the nursery above
+	above  *treeNursery // the nursery above n, or t's nursery
+	task   *treeTask    // the task n was created in, if any
+	depth  int          // as WriteTree indents it
+	cancel bool         // what n is under is cancelling
+}
+
+// walk visits the tree in the order WriteTree shows it: a nursery, then
+// each of its tasks followed by the nurseries created inside that task,
+// then the nurseries under it outside tasks. Nurseries come in creation
+// order (debug mode) or by name, tasks in the order they started. Before
+// visiting a nursery, walk marks it cancelling if what it is under is, and
+// its tasks if it is. It keeps a stack rather than recursing, and visits
+// each nursery and task once: the depth of the tree is the program's.
+// walk stops at the first error of visit.
+func walk(roots []*treeNursery, visit func(treeItem) error) error {
+	sortNurseries(roots)
+	stack := make([]treeItem, 0, len(roots))
+	for _, tn := range slices.Backward(roots) {
+		stack = append(stack, treeItem{n: tn})
+	}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		tn := it.n
+		if tn == nil {
+			if err := visit(it); err != nil {
+				return err
+			}
+			continue
+		}
+		if it.cancel {
+			tn.State = stateCancelling
+		}
+		in := tn.State == stateCancelling
+		slices.SortStableFunc(tn.Tasks, func(a, b *treeTask) int { return cmp.Compare(a.seq, b.seq) })
+		for _, tt := range tn.Tasks {
+			if in {
+				tt.State = stateCancelling
+			}
+		}
+		if err := visit(it); err != nil {
+			return err
+		}
+		sortNurseries(tn.nurseries)
+		for _, c := range slices.Backward(tn.nurseries) {
+			stack = append(stack, treeItem{n: c, above: tn, depth: it.depth + 1, cancel: in})
+		}
+		for _, tt := range slices.Backward(tn.Tasks) {
+			sortNurseries(tt.nurseries)
+			for _, c := range slices.Backward(tt.nurseries) {
+				stack = append(stack, treeItem{n: c, above: tn, task: tt, depth: it.depth + 2, cancel: tt.State == stateCancelling})
+			}
+			stack = append(stack, treeItem{t: tt, above: tn, depth: it.depth + 1})
+		}
+	}
+	return nil
+}
+
+// sortNurseries orders nurseries in debug mode first, by creation, then
+// the others by name.
+func sortNurseries(ns []*treeNursery) {
 	slices.SortStableFunc(ns, func(a, b *treeNursery) int {
 		if a.Debug != b.Debug {
 			if a.Debug {
@@ -377,13 +456,6 @@ func sortTree(ns []*treeNursery) {
 		}
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.Name, b.Name))
 	})
-	for _, tn := range ns {
-		slices.SortStableFunc(tn.Tasks, func(a, b *treeTask) int { return cmp.Compare(a.seq, b.seq) })
-		for _, tt := range tn.Tasks {
-			sortTree(tt.Nurseries)
-		}
-		sortTree(tn.Nurseries)
-	}
 }
 
 // WriteTree writes every live nursery of the process — created and not yet
@@ -396,99 +468,229 @@ func sortTree(ns []*treeNursery) {
 // Nurseries in debug mode (see [Debug]) also show their age, creation site
 // and running tasks, each with its state, age and spawn site. Without debug
 // mode the tree costs no time per task and a few tens of nanoseconds per
-// nursery. WriteTree returns the error of writing to w.
+// nursery. WriteTree returns the first error of writing to w.
 //
-// WriteTree may be called at any time from any goroutine; it sees each
-// nursery at some moment during the call, not all at one instant. A
-// nursery that is never waited stays in the tree (and in memory) for good,
-// unless it is in debug mode, where the garbage collector finds and reports
-// it.
+// WriteTree may be called at any time from any goroutine; it lists the
+// nurseries that were live at some moment during the call, each in a state
+// it had during the call, not all at one instant. It holds the locks that
+// New and Wait take only to copy the list of live nurseries: it formats
+// the tree and writes to w, in pieces, after releasing them, and its work
+// is proportional to what it writes (each line is indented by two spaces
+// per level of nesting). A nursery that is never waited stays in the tree
+// (and in memory) for good, unless it is in debug mode, where the garbage
+// collector finds and reports it.
 func WriteTree(w io.Writer) error {
-	_, err := w.Write(formatTree(snapshot(nil)))
-	return err
+	return writeTreeText(w, snapshot(nil))
 }
 
 // writeTreeNamed is WriteTree limited to the top-level nurseries named
 // name, for tests that must ignore nurseries of other tests.
 func writeTreeNamed(w io.Writer, name string) error {
-	_, err := w.Write(formatTree(snapshot(func(tn *treeNursery) bool { return tn.Name == name })))
-	return err
+	return writeTreeText(w, snapshot(func(tn *treeNursery) bool { return tn.Name == name }))
 }
 
 // TreeJSON returns what [WriteTree] shows as a JSON document: an object
-// whose "nurseries" array holds the top-level nurseries. A nursery has
-// "name", "path" (names from the top of the tree, joined with "/"),
-// "state", "debug", and nested "nurseries"; in debug mode also "age" (a Go
-// duration), "created" (a site) and "tasks". A task has "name", "path",
-// "state" (running or cancelling), "age", "spawned" (a site) and the
-// "nurseries" created inside it. A site has "function", "file" and "line".
-// An empty "nurseries" array means that no nursery is open.
+// whose "nurseries" array lists every live nursery, in the order WriteTree
+// shows them (a nursery before the nurseries under it). The list is flat:
+// a nursery has "id" (a positive number, unique in the document),
+// "parent" (the id of the nursery it is under; absent at the top), "task"
+// (the id of the debug-mode task of that nursery in which it was created;
+// absent if none), "name", "path" (names from the top of the tree, joined
+// with "/"), "state" and "debug"; in debug mode also "age" (a Go duration),
+// "created" (a site) and "tasks". A task has "id", "name", "path", "state"
+// (running or cancelling), "age" and "spawned" (a site). A site has
+// "function", "file" and "line". An empty "nurseries" array means that no
+// nursery is open.
+//
+// The document is flat, rather than nested like the tree, so that its
+// depth stays the same however deep the tree: encoding/json refuses to
+// decode (or indent) a document nested more than 10 000 levels, which
+// nurseries nested 5 000 deep would exceed. Ids mean nothing from one
+// document to the next. TreeJSON takes the registry's locks as WriteTree
+// does. Its error is always nil.
 func TreeJSON() ([]byte, error) {
-	return treeJSON(snapshot(nil))
-}
-
-func treeJSON(roots []*treeNursery) ([]byte, error) {
-	if roots == nil {
-		roots = []*treeNursery{}
-	}
-	b, err := json.MarshalIndent(treeDoc{Nurseries: roots}, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	if err := writeTreeJSON(&b, snapshot(nil)); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
-// formatTree renders the tree as WriteTree prints it.
-func formatTree(roots []*treeNursery) []byte {
-	var b bytes.Buffer
+// treeBuffer is the size of the buffer between the tree's formatting and
+// its writer.
+const treeBuffer = 16 << 10
+
+// writeTreeText writes the tree as WriteTree shows it.
+func writeTreeText(w io.Writer, roots []*treeNursery) error {
+	bw := bufio.NewWriterSize(w, treeBuffer)
 	if len(roots) == 0 {
-		b.WriteString("no live nurseries\n")
-		return b.Bytes()
+		_, _ = bw.WriteString("no live nurseries\n")
+		return bw.Flush()
 	}
-	plain := false
-	for _, tn := range roots {
-		plain = writeNursery(&b, tn, 0) || plain
+	plain := false // some nursery is not in debug mode
+	var line []byte
+	err := walk(roots, func(it treeItem) error {
+		line = line[:0]
+		if tn := it.n; tn != nil {
+			line = fmt.Appendf(line, "nursery %s: %s", quoteName(tn.Name), tn.State)
+			if tn.Debug {
+				line = fmt.Appendf(line, ", age %s, %d %s, created at %s", tn.Age, len(tn.Tasks), plural(len(tn.Tasks), "task", "tasks"), tn.Created)
+			} else {
+				plain = true
+			}
+		} else {
+			tt := it.t
+			line = fmt.Appendf(line, "task %s: %s, age %s, spawned at %s", quoteName(tt.Name), tt.State, tt.Age, tt.Spawned)
+		}
+		line = append(line, '\n')
+		writeIndent(bw, it.depth)
+		_, err := bw.Write(line)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if plain {
-		b.WriteString("(tasks, ages and sites are shown in debug mode: nursery.Debug() or NURSERY_DEBUG=1)\n")
+		_, _ = bw.WriteString("(tasks, ages and sites are shown in debug mode: nursery.Debug() or NURSERY_DEBUG=1)\n")
 	}
-	return b.Bytes()
+	return bw.Flush()
 }
 
-// writeNursery writes tn and what it holds at the given depth, and reports
-// whether some nursery in it is not in debug mode.
-func writeNursery(b *bytes.Buffer, tn *treeNursery, depth int) (plain bool) {
-	indent(b, depth)
-	fmt.Fprintf(b, "nursery %s: %s", quoteName(tn.Name), tn.State)
-	if tn.Debug {
-		fmt.Fprintf(b, ", age %s, %d %s, created at %s", tn.Age, len(tn.Tasks), plural(len(tn.Tasks), "task", "tasks"), tn.Created)
+// spaces indents WriteTree's lines, a slice at a time.
+const spaces = "                                                                "
+
+func writeIndent(w *bufio.Writer, depth int) {
+	for n := 2 * depth; n > 0; {
+		k := min(n, len(spaces))
+		_, _ = w.WriteString(spaces[:k]) // a bufio.Writer's error sticks
+		n -= k
 	}
-	b.WriteByte('\n')
-	plain = !tn.Debug
-	for _, tt := range tn.Tasks {
-		indent(b, depth+1)
-		fmt.Fprintf(b, "task %s: %s, age %s, spawned at %s\n", quoteName(tt.Name), tt.State, tt.Age, tt.Spawned)
-		for _, c := range tt.Nurseries {
-			plain = writeNursery(b, c, depth+2) || plain
+}
+
+// writeTreeJSON writes TreeJSON's document, a nursery at a time, indented
+// as json.MarshalIndent would indent the whole document.
+//
+// Outside debug mode a nursery does not keep its path: it is built here,
+// in one buffer, from the path of the nursery above (a nursery outside
+// debug mode is never under one in debug mode, nor in a task), which is
+// what the buffer starts with, since walk visits only nurseries under that
+// one in between. So the paths of a chain of nested nurseries cost what
+// the document holds of them, and each is dropped once written.
+func writeTreeJSON(w io.Writer, roots []*treeNursery) error {
+	bw := bufio.NewWriterSize(w, treeBuffer)
+	_, _ = bw.WriteString("{\n  \"nurseries\": [")
+	var (
+		id    int
+		first = true
+		path  []byte
+		above map[*node]string // the paths of nurseries above top-level ones, gone
+		nw    = &newlineHolder{w: bw}
+		enc   = json.NewEncoder(nw) // reuses its buffers from one nursery to the next
+	)
+	enc.SetIndent("    ", "  ")
+	err := walk(roots, func(it treeItem) error {
+		tn := it.n
+		if tn == nil {
+			return nil // a task: written with its nursery
 		}
+		id++
+		tn.ID = id
+		for _, tt := range tn.Tasks {
+			id++
+			tt.ID = id
+		}
+		if it.above != nil {
+			tn.Parent = it.above.ID
+		}
+		if it.task != nil {
+			tn.Task = it.task.ID
+		}
+		built := false
+		switch {
+		case tn.Debug:
+			path = append(path[:0], tn.Path...)
+		case it.above != nil:
+			path = path[:it.above.pathLen]
+			built = true
+		default:
+			path = path[:0]
+			if tn.up != nil {
+				p, ok := above[tn.up]
+				if !ok {
+					p = tn.up.path()
+					if above == nil {
+						above = make(map[*node]string)
+					}
+					above[tn.up] = p
+				}
+				path = append(path, p...)
+			}
+			built = true
+		}
+		if built {
+			if tn.Name != "" {
+				if len(path) > 0 {
+					path = append(path, '/')
+				}
+				path = append(path, tn.Name...)
+			}
+			tn.Path = string(path)
+		}
+		tn.pathLen = len(path)
+		sep := ",\n    "
+		if first {
+			sep, first = "\n    ", false
+		}
+		nw.held = false
+		_, _ = bw.WriteString(sep)
+		// No error can come from encoding: the document holds only strings,
+		// numbers, booleans and structs of them.
+		err := enc.Encode(tn)
+		if built {
+			tn.Path = ""
+		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	for _, c := range tn.Nurseries {
-		plain = writeNursery(b, c, depth+1) || plain
+	if first {
+		_, _ = bw.WriteString("]\n}\n")
+	} else {
+		_, _ = bw.WriteString("\n  ]\n}\n")
 	}
-	return plain
+	return bw.Flush()
 }
 
-func indent(b *bytes.Buffer, depth int) {
-	for range depth {
-		b.WriteString("  ")
+// newlineHolder holds back the newline that a json.Encoder writes after each
+// value, and writes it only if more follows: in TreeJSON's document a
+// separator comes first.
+type newlineHolder struct {
+	w    *bufio.Writer
+	held bool
+}
+
+func (h *newlineHolder) Write(p []byte) (int, error) {
+	n := len(p)
+	if n == 0 {
+		return 0, nil
 	}
+	if h.held {
+		_ = h.w.WriteByte('\n')
+		h.held = false
+	}
+	if p[n-1] == '\n' {
+		p, h.held = p[:n-1], true
+	}
+	_, err := h.w.Write(p)
+	return n, err
 }
 
 func quoteName(name string) string {
 	if name == "" {
 		return "(unnamed)"
 	}
-	return fmt.Sprintf("%q", name)
+	return strconv.Quote(name)
 }
 
 func plural(n int, one, many string) string {
@@ -526,7 +728,8 @@ func shortFile(file string) string {
 //	http.Handle("/debug/nursery", nursery.Handler())
 //
 // The tree names tasks and source files: serve it only where the pprof
-// handlers would be served.
+// handlers would be served. The handler writes the tree as it formats it,
+// outside the registry's locks, as WriteTree does.
 func Handler() http.Handler {
 	return http.HandlerFunc(serveTree)
 }
@@ -539,18 +742,14 @@ func serveTree(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// An error here is the client's going away: the response has begun.
 	switch format := r.URL.Query().Get("format"); format {
 	case "", "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write(formatTree(snapshot(nil)))
+		_ = writeTreeText(w, snapshot(nil))
 	case "json":
-		b, err := TreeJSON()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
+		_ = writeTreeJSON(w, snapshot(nil))
 	default:
 		http.Error(w, fmt.Sprintf("unknown format %q: want text or json", format), http.StatusBadRequest)
 	}

@@ -1,6 +1,7 @@
 package nursery_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -99,8 +100,14 @@ func TestTreeGolden(t *testing.T) {
 		require.NoError(t, nursery.WriteTreeNamed(&b, "golden"))
 		golden(t, "tree.golden", b.String())
 
-		// TreeJSON holds the same tree.
-		doc := treeDoc(t)
+		// TreeJSON holds the same tree, indented as json.MarshalIndent
+		// would indent it.
+		raw, err := nursery.TreeJSON()
+		require.NoError(t, err)
+		var indented bytes.Buffer
+		require.NoError(t, json.Indent(&indented, raw, "", "  "))
+		assert.Equal(t, indented.String(), string(raw))
+		doc := decodeTree(t, raw)
 		assert.Equal(t, []string{
 			"golden blocked-in-Wait 3s",
 			"golden/accept running 3s",
@@ -146,25 +153,32 @@ func TestTreeForgetsWaitedNurseries(t *testing.T) {
 	}
 }
 
-// jsonNursery and jsonTask mirror TreeJSON's document.
+// jsonNursery and jsonTask mirror TreeJSON's document; decodeTree fills in
+// the nesting that the document gives by ids.
 type jsonNursery struct {
-	Name      string         `json:"name"`
-	Path      string         `json:"path"`
-	State     string         `json:"state"`
-	Debug     bool           `json:"debug"`
-	Age       string         `json:"age"`
-	Created   *jsonSite      `json:"created"`
-	Tasks     []jsonTask     `json:"tasks"`
-	Nurseries []*jsonNursery `json:"nurseries"`
+	ID      int         `json:"id"`
+	Parent  int         `json:"parent"`
+	Task    int         `json:"task"`
+	Name    string      `json:"name"`
+	Path    string      `json:"path"`
+	State   string      `json:"state"`
+	Debug   bool        `json:"debug"`
+	Age     string      `json:"age"`
+	Created *jsonSite   `json:"created"`
+	Tasks   []*jsonTask `json:"tasks"`
+
+	Nurseries []*jsonNursery `json:"-"`
 }
 
 type jsonTask struct {
-	Name      string         `json:"name"`
-	Path      string         `json:"path"`
-	State     string         `json:"state"`
-	Age       string         `json:"age"`
-	Spawned   *jsonSite      `json:"spawned"`
-	Nurseries []*jsonNursery `json:"nurseries"`
+	ID      int       `json:"id"`
+	Name    string    `json:"name"`
+	Path    string    `json:"path"`
+	State   string    `json:"state"`
+	Age     string    `json:"age"`
+	Spawned *jsonSite `json:"spawned"`
+
+	Nurseries []*jsonNursery `json:"-"`
 }
 
 type jsonSite struct {
@@ -180,14 +194,53 @@ func treeDoc(t *testing.T) []*jsonNursery {
 	return decodeTree(t, b)
 }
 
+// decodeTree decodes a TreeJSON document, checks that its ids are unique
+// and that each nursery comes after the nursery and task it is under, and
+// returns the top-level nurseries with the others nested under them.
 func decodeTree(t *testing.T, b []byte) []*jsonNursery {
 	t.Helper()
 	var doc struct {
 		Nurseries []*jsonNursery `json:"nurseries"`
 	}
-	require.NoError(t, json.Unmarshal(b, &doc), "%s", b)
-	require.NotNil(t, doc.Nurseries, "no nurseries array in %s", b)
-	return doc.Nurseries
+	require.NoError(t, json.Unmarshal(b, &doc), "%.2000s", b)
+	require.NotNil(t, doc.Nurseries, "no nurseries array in %.2000s", b)
+	nurseries := map[int]*jsonNursery{}
+	tasks := map[int]*jsonTask{}
+	taskOf := map[int]int{} // task id → its nursery's id
+	used := func(id int) bool {
+		_, n := nurseries[id]
+		_, t := tasks[id]
+		return n || t
+	}
+	var top []*jsonNursery
+	for _, n := range doc.Nurseries {
+		require.Positive(t, n.ID, "nursery %q", n.Path)
+		require.False(t, used(n.ID), "id %d of nursery %q used before", n.ID, n.Path)
+		switch {
+		case n.Task != 0:
+			tk := tasks[n.Task]
+			require.NotNil(t, tk, "task %d of nursery %q not listed before it", n.Task, n.Path)
+			require.Equal(t, taskOf[n.Task], n.Parent, "parent of nursery %q", n.Path)
+			tk.Nurseries = append(tk.Nurseries, n)
+		case n.Parent != 0:
+			p := nurseries[n.Parent]
+			require.NotNil(t, p, "parent %d of nursery %q not listed before it", n.Parent, n.Path)
+			p.Nurseries = append(p.Nurseries, n)
+		default:
+			top = append(top, n)
+		}
+		nurseries[n.ID] = n
+		for _, tk := range n.Tasks {
+			require.Positive(t, tk.ID, "task %q", tk.Path)
+			require.False(t, used(tk.ID), "id %d of task %q used before", tk.ID, tk.Path)
+			tasks[tk.ID] = tk
+			taskOf[tk.ID] = n.ID
+		}
+	}
+	if top == nil {
+		top = []*jsonNursery{}
+	}
+	return top
 }
 
 func find(t *testing.T, doc []*jsonNursery, name string) *jsonNursery {
