@@ -133,15 +133,32 @@ func (f *Func[In, Out]) Call(ctx context.Context, p WorkerPool, in In) (Out, err
 // The task is named after the function unless opts name it. A panic in the
 // worker is re-raised in the task, so that it behaves exactly like a panic
 // of an in-process task: it cancels the nursery's other tasks and reaches
-// Wait as a *nursery.PanicError holding the worker's stack.
+// Wait as a *nursery.PanicError holding the worker's stack, whose Task is
+// the task's name.
+//
+// A call cancelled because another task panicked returns an error matching
+// context.Canceled, not that task's *nursery.PanicError: it is a
+// cancellation, and the nursery counts the panic once.
 func (f *Func[In, Out]) Spawn(n *nursery.Nursery, p WorkerPool, in In, opts ...nursery.TaskOption) *nursery.Task[Out] {
 	opts = append([]nursery.TaskOption{nursery.Name(f.name)}, opts...)
 	return nursery.Spawn(n, func(ctx context.Context) (Out, error) {
 		out, err := f.Call(ctx, p, in)
-		if pe, ok := err.(*nursery.PanicError); ok {
-			panic(pe)
+		pe, ok := err.(*nursery.PanicError)
+		if !ok {
+			return out, err
 		}
-		return out, err
+		if ctx.Err() != nil && err == context.Cause(ctx) {
+			// The cause of the cancellation, which Call returns, is
+			// another task's panic: re-raising it would count that
+			// panic once per cancelled sibling (and share one value
+			// between their goroutines).
+			return out, fmt.Errorf("subprocess: %s: %w by a panic in another task", f.name, context.Canceled)
+		}
+		// The panic is this call's own, freshly decoded. Leave Task
+		// empty: the nursery fills in the task's name.
+		local := *pe
+		local.Task = ""
+		panic(&local)
 	}, opts...)
 }
 
