@@ -21,7 +21,9 @@ import (
 //	uint8   kind
 //	uint8   flags
 //	uint64  call ID
-//	...     kind-specific header (a call carries its deadline and function name)
+//	...     kind-specific header (a call: its deadline as int64 Unix seconds
+//	        and uint32 nanoseconds, valid if flagDeadline is set, and its
+//	        function name, uint16 length first)
 //	...     payload: the gob messages of one value
 //
 // Each direction has one long-lived gob encoder and decoder: gob sends a
@@ -43,10 +45,18 @@ const (
 // types whose descriptions were never sent.
 const flagReset byte = 1
 
+// flagDeadline marks a call frame whose deadline field holds a deadline.
+// The deadline travels as seconds and nanoseconds, which hold any
+// time.Time: Unix nanoseconds overflow after the year 2262, and
+// context.WithTimeout(ctx, math.MaxInt64) gives such deadlines.
+const flagDeadline byte = 2
+
 const (
-	protoVersion = 1
+	protoVersion = 2
 	headerSize   = 4 + 1 + 1 + 8
 	maxFrame     = 1 << 30
+	// maxName is the longest function name a call frame can carry.
+	maxName = 1<<16 - 1
 )
 
 // errWriterClosed is returned for frames sent after the stream was closed.
@@ -55,8 +65,8 @@ var errWriterClosed = errors.New("subprocess: stream closed")
 type header struct {
 	kind     byte
 	id       uint64
-	deadline int64  // kindCall: Unix nanoseconds, 0 for none
-	name     string // kindCall: the registered function's name
+	deadline time.Time // kindCall: the zero Time for none
+	name     string    // kindCall: the registered function's name, at most maxName bytes
 }
 
 // frameWriter writes frames to one stream. Senders append their encoded frame
@@ -183,10 +193,14 @@ func (fw *frameWriter) close() {
 }
 
 func appendHeader(b []byte, h header, flags byte) []byte {
+	if h.kind == kindCall && !h.deadline.IsZero() {
+		flags |= flagDeadline
+	}
 	b = append(b, 0, 0, 0, 0, h.kind, flags)
 	b = binary.BigEndian.AppendUint64(b, h.id)
 	if h.kind == kindCall {
-		b = binary.BigEndian.AppendUint64(b, uint64(h.deadline))
+		b = binary.BigEndian.AppendUint64(b, uint64(h.deadline.Unix()))
+		b = binary.BigEndian.AppendUint32(b, uint32(h.deadline.Nanosecond()))
 		b = binary.BigEndian.AppendUint16(b, uint16(len(h.name)))
 		b = append(b, h.name...)
 	}
@@ -240,17 +254,22 @@ func (fr *frameReader) next() (frame, error) {
 	}
 	p := body[10:]
 	if f.kind == kindCall {
-		if len(p) < 10 {
+		const fixed = 8 + 4 + 2
+		if len(p) < fixed {
 			return f, errors.New("subprocess: protocol error: short call frame")
 		}
-		if d := int64(binary.BigEndian.Uint64(p)); d != 0 {
-			f.deadline = time.Unix(0, d)
+		if body[1]&flagDeadline != 0 {
+			sec, nsec := int64(binary.BigEndian.Uint64(p)), binary.BigEndian.Uint32(p[8:])
+			if nsec >= 1e9 {
+				return f, errors.New("subprocess: protocol error: bad deadline")
+			}
+			f.deadline = time.Unix(sec, int64(nsec))
 		}
-		k := int(binary.BigEndian.Uint16(p[8:]))
-		if len(p) < 10+k {
+		k := int(binary.BigEndian.Uint16(p[12:]))
+		if len(p) < fixed+k {
 			return f, errors.New("subprocess: protocol error: short call frame")
 		}
-		f.name, p = p[10:10+k], p[10+k:]
+		f.name, p = p[fixed:fixed+k], p[fixed+k:]
 	}
 	fr.pr.b = p
 	return f, nil

@@ -63,10 +63,14 @@ type Func[In, Out any] struct {
 // (an exported func or chan field) or cannot encode at all, every call
 // returns an error saying so, before anything is sent.
 //
-// Register panics if name is empty or already registered, or if fn is nil.
+// Register panics if name is empty, longer than 65535 bytes or already
+// registered, or if fn is nil.
 func Register[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error)) *Func[In, Out] {
 	if name == "" {
 		panic("subprocess: Register with an empty name")
+	}
+	if len(name) > maxName {
+		panic(fmt.Sprintf("subprocess: Register with a name of %d bytes; the limit is %d", len(name), maxName))
 	}
 	if fn == nil {
 		panic("subprocess: Register with a nil function")

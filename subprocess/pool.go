@@ -138,6 +138,9 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			return fmt.Errorf("subprocess: %s: the result must be decoded into a non-nil pointer, not %T", fn, out)
 		}
 	}
+	if len(fn) > maxName {
+		return fmt.Errorf("subprocess: function name of %d bytes is longer than the %d bytes a call can carry", len(fn), maxName)
+	}
 	for {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -153,7 +156,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		}
 		h := header{kind: kindCall, id: c.id, name: fn}
 		if d, ok := ctx.Deadline(); ok {
-			h.deadline = d.UnixNano()
+			h.deadline = d
 		}
 		if err := w.fw.send(h, in, true); err != nil {
 			if w.unregister(c) {

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,4 +64,44 @@ func countPanics(err error) int {
 		}
 	}
 	return n
+}
+
+// TestFarDeadlineReachesWorker checks that a deadline past the year 2262,
+// beyond what Unix nanoseconds hold, reaches the worker unchanged instead
+// of wrapping around into the past.
+func TestFarDeadlineReachesWorker(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1))
+	ctx, cancel := context.WithTimeout(t.Context(), math.MaxInt64)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	got, err := deadline.Call(ctx, p, struct{}{})
+	require.NoError(t, err)
+	assert.True(t, want.Equal(got), "deadline %v, want %v", got, want)
+
+	far := time.Date(9999, 1, 2, 3, 4, 5, 6, time.UTC)
+	ctx, cancel = context.WithDeadline(t.Context(), far)
+	defer cancel()
+	got, err = deadline.Call(ctx, p, struct{}{})
+	require.NoError(t, err)
+	assert.True(t, far.Equal(got), "deadline %v, want %v", got, far)
+}
+
+// TestLongFunctionName checks that a name too long for the frame header is
+// refused before anything is sent, and the worker keeps serving.
+func TestLongFunctionName(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1))
+	long := strings.Repeat("n", 1<<16)
+	assert.PanicsWithValue(t, "subprocess: Register with a name of 65536 bytes; the limit is 65535", func() {
+		subprocess.Register(long, func(context.Context, int) (int, error) { return 0, nil })
+	})
+	err := p.Invoke(t.Context(), long+"xyz", 1, nil)
+	assert.EqualError(t, err, "subprocess: function name of 65539 bytes is longer than the 65535 bytes a call can carry")
+	// The longest name that fits travels intact: the worker says it does not know it.
+	err = p.Invoke(t.Context(), long[:65535], 1, nil)
+	assert.ErrorIs(t, err, subprocess.ErrUnknownFunc)
+	s, err := echo.Call(t.Context(), p, "still serving")
+	require.NoError(t, err)
+	assert.Equal(t, "still serving", s)
 }
