@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
