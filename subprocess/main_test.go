@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -165,4 +166,10 @@ type unregistered struct{ X int }
 
 var gomaxprocs = subprocess.Register("gomaxprocs", func(context.Context, struct{}) (int, error) {
 	return runtime.GOMAXPROCS(0), nil
+})
+
+// childEnv runs env(1) from a worker and returns what it printed.
+var childEnv = subprocess.Register("childEnv", func(ctx context.Context, _ struct{}) (string, error) {
+	out, err := exec.CommandContext(ctx, "env").Output()
+	return string(out), err
 })

@@ -42,7 +42,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 // worker runs with GOMAXPROCS set to the parent's GOMAXPROCS divided by n
 // (at least 1), so that the pool as a whole uses as many cores as the
 // parent would, without oversubscribing them; set GOMAXPROCS with [Env] to
-// change that. It panics if n < 1.
+// change that. The limit is the worker's own: programs that its functions
+// start do not inherit it (they get the parent's environment, with
+// GOMAXPROCS only if the parent's has it or [Env] sets it). It panics if
+// n < 1.
 func Workers(n int) Option {
 	if n < 1 {
 		panic("subprocess: Workers(n) with n < 1")

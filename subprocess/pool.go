@@ -7,6 +7,8 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -82,10 +84,14 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subprocess: finding the program to run as workers: %w", err)
 	}
-	// The workers share the parent's cores instead of each taking them all
-	// (Env may say otherwise: the last entry for a key wins).
-	procs := fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/cfg.workers))
-	env := append(append(os.Environ(), procs), cfg.env...)
+	// The workers share the parent's cores instead of each taking them all,
+	// unless Env sets GOMAXPROCS. The limit travels in a private variable
+	// that Main removes, so that programs the workers start do not inherit
+	// it as a GOMAXPROCS of their own.
+	env := append(os.Environ(), cfg.env...)
+	if !slices.ContainsFunc(cfg.env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
+		env = append(env, fmt.Sprintf("%s=%d", envProcs, max(1, runtime.GOMAXPROCS(0)/cfg.workers)))
+	}
 	p := &Pool{
 		cfg:       cfg,
 		ctx:       ctx,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -15,6 +17,10 @@ import (
 const envWorker = "NURSERY_SUBPROCESS_WORKER"
 
 var workerEnv = envWorker + "=" + fmt.Sprint(protoVersion)
+
+// envProcs gives a worker its GOMAXPROCS. It is not GOMAXPROCS itself,
+// which programs the worker starts would inherit.
+const envProcs = "NURSERY_SUBPROCESS_GOMAXPROCS"
 
 // servedMain is set when Main starts serving, so that NewPool can tell a
 // worker that forgot to call Main (and would otherwise run the program
@@ -42,8 +48,14 @@ func Main() {
 		return
 	}
 	// Programs the worker's functions start must not take themselves for
-	// workers.
+	// workers, nor inherit the worker's share of the cores.
 	os.Unsetenv(envWorker)
+	if s, ok := os.LookupEnv(envProcs); ok {
+		os.Unsetenv(envProcs)
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			runtime.GOMAXPROCS(n)
+		}
+	}
 	if envWorker+"="+v != workerEnv {
 		fmt.Fprintf(os.Stderr, "subprocess: worker started with protocol %q, want %d\n", v, protoVersion)
 		os.Exit(2)

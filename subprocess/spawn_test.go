@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +106,26 @@ func TestLongFunctionName(t *testing.T) {
 	s, err := echo.Call(t.Context(), p, "still serving")
 	require.NoError(t, err)
 	assert.Equal(t, "still serving", s)
+}
+
+// TestWorkerLimitNotInherited checks that the worker's share of the cores
+// does not leak into the environment of the programs its functions start.
+func TestWorkerLimitNotInherited(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(2*runtime.GOMAXPROCS(0)))
+	n, err := gomaxprocs.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the worker has its share")
+
+	env, err := childEnv.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	want, set := os.LookupEnv("GOMAXPROCS")
+	for line := range strings.Lines(env) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "GOMAXPROCS="); ok {
+			assert.True(t, set, "a child of the worker inherited GOMAXPROCS=%s", v)
+			assert.Equal(t, want, v)
+		}
+		assert.False(t, strings.HasPrefix(line, "NURSERY_SUBPROCESS"), "a child of the worker inherited %s", line)
+	}
 }
