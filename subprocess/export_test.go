@@ -47,8 +47,12 @@ var CheckType = checkType
 func ReadFrames(b []byte, targets ...any) error {
 	fr := newFrameReader(bytes.NewReader(b))
 	for i := 0; ; i++ {
-		if _, err := fr.next(); err != nil {
+		f, err := fr.next()
+		if err != nil {
 			return err
+		}
+		if f.kind != kindCall {
+			continue
 		}
 		var v any
 		if i < len(targets) {
@@ -66,7 +70,7 @@ func WriteFrames(values ...any) ([]byte, []error) {
 	fw := newFrameWriter(&b)
 	var errs []error
 	for i, v := range values {
-		errs = append(errs, fw.send(header{kind: kindCall, id: uint64(i), name: "f"}, v, true))
+		errs = append(errs, fw.send(header{kind: kindCall, id: uint64(i), name: "f"}, v))
 	}
 	return b.Bytes(), errs
 }

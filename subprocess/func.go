@@ -82,8 +82,10 @@ func Register[In, Out any](name string, fn func(ctx context.Context, in In) (Out
 		f.typeErr = fmt.Errorf("subprocess: %s: result type: %w", name, err)
 	}
 	h := &Handler{
-		name:  name,
-		newIn: func() any { return new(In) },
+		name:    name,
+		inType:  typeName(reflect.TypeFor[In]()),
+		outType: typeName(reflect.TypeFor[Out]()),
+		newIn:   func() any { return new(In) },
 		call: func(ctx context.Context, in any) (any, error) {
 			p, ok := in.(*In)
 			if !ok {
@@ -178,9 +180,15 @@ var registry = struct {
 // [Handler.NewInput] returns, run [Handler.Call] and send back its result,
 // or its error as a [WireError]. A Handler is safe for concurrent use.
 type Handler struct {
-	name  string
-	newIn func() any
-	call  func(ctx context.Context, in any) (any, error)
+	name            string
+	inType, outType string // for the build's fingerprint
+	newIn           func() any
+	call            func(ctx context.Context, in any) (any, error)
+}
+
+// typeName names t with its package path, for the build's fingerprint.
+func typeName(t reflect.Type) string {
+	return t.PkgPath() + " " + t.String()
 }
 
 // Lookup returns the function registered under name, if there is one.

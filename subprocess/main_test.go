@@ -2,6 +2,7 @@ package subprocess_test
 
 import (
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,10 @@ func TestMain(m *testing.M) {
 		// forgot to call Main would).
 		fmt.Fprintln(os.Stderr, "harness: exiting before Main")
 		os.Exit(7)
+	}
+	if os.Getenv(envMode) == "skew" {
+		// Another build of the program: one more function registered.
+		subprocess.Register("skew-only", func(context.Context, int) (int, error) { return 0, nil })
 	}
 	subprocess.Main()
 	if os.Getenv(envMode) == "harness" {
@@ -173,3 +178,24 @@ var childEnv = subprocess.Register("childEnv", func(ctx context.Context, _ struc
 	out, err := exec.CommandContext(ctx, "env").Output()
 	return string(out), err
 })
+
+// Types for the gob registry tests: parentOnly is registered with gob only
+// in the test process, at run time; workerOnly only in the worker, by the
+// function that returns it; box in every process.
+type (
+	parentOnly struct{ X int }
+	workerOnly struct{ Y int }
+)
+
+func init() { gob.Register(box{}) }
+
+var (
+	direct = subprocess.Register("direct", func(_ context.Context, p parentOnly) (int, error) {
+		return p.X, nil
+	})
+
+	returnsWorkerOnly = subprocess.Register("returnsWorkerOnly", func(context.Context, struct{}) (box, error) {
+		gob.Register(workerOnly{})
+		return box{V: workerOnly{Y: 1}}, nil
+	})
+)

@@ -80,6 +80,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
+	fingerprint() // taken now, if Main did not
 	exe, err := executable()
 	if err != nil {
 		return nil, fmt.Errorf("subprocess: finding the program to run as workers: %w", err)
@@ -164,7 +165,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		if d, ok := ctx.Deadline(); ok {
 			h.deadline = d
 		}
-		if err := w.fw.send(h, in, true); err != nil {
+		if err := w.fw.send(h, in); err != nil {
 			if w.unregister(c) {
 				p.release(w)
 				putCall(c)
@@ -190,7 +191,7 @@ func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 	case <-ctx.Done():
 	}
 	cause := context.Cause(ctx)
-	w.fw.send(header{kind: kindCancel, id: c.id}, NewWireError(cause), true)
+	w.fw.sendCancel(c.id, cause)
 	t := time.NewTimer(p.cfg.grace)
 	select {
 	case <-c.done:

@@ -43,6 +43,7 @@ var servedMain atomic.Bool
 // (that is how they know the registered functions), so keep side effects
 // out of init functions and package-level variables.
 func Main() {
+	fingerprint() // taken now, after package initialization
 	v, ok := os.LookupEnv(envWorker)
 	if !ok {
 		return
@@ -82,7 +83,7 @@ type server struct {
 // nobody waits for their results: the worker exits at once.
 func serve(r io.Reader, w io.WriteCloser) int {
 	s := &server{fw: newFrameWriter(w), calls: make(map[uint64]context.CancelCauseFunc)}
-	if err := s.fw.send(header{kind: kindHello, id: protoVersion}, nil, false); err != nil {
+	if err := s.fw.sendPriority(kindHello, protoVersion, []byte(fingerprint())); err != nil {
 		return 2
 	}
 	fr := newFrameReader(r)
@@ -102,15 +103,11 @@ func serve(r io.Reader, w io.WriteCloser) int {
 		}
 		switch f.kind {
 		case kindCall:
-			if err := s.start(fr, f); err != nil {
-				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
-				return 3
-			}
+			s.start(fr, f)
 		case kindCancel:
 			var we WireError
-			if err := fr.decode(&we); err == errDesync {
-				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
-				return 3
+			if err := decodeSelf(f.payload, &we); err != nil {
+				we = WireError{Message: "cancelled (the cause failed to decode: " + err.Error() + ")", Sentinels: []string{"context.Canceled"}}
 			}
 			s.mu.Lock()
 			cancel := s.calls[f.id]
@@ -118,6 +115,8 @@ func serve(r io.Reader, w io.WriteCloser) int {
 			if cancel != nil {
 				cancel(we.Err(""))
 			}
+		case kindReset:
+			s.fw.resetReq.Store(true)
 		default:
 			fmt.Fprintf(os.Stderr, "subprocess: worker %d: protocol error: frame kind %d\n", os.Getpid(), f.kind)
 			return 3
@@ -125,26 +124,24 @@ func serve(r io.Reader, w io.WriteCloser) int {
 	}
 }
 
-// start decodes a call and runs it on a goroutine of its own. Only a
-// stream that can no longer be trusted is an error; a call that cannot be
-// served gets an error reply.
-func (s *server) start(fr *frameReader, f frame) error {
+// start decodes a call and runs it on a goroutine of its own. A call that
+// cannot be served, because its function is unknown or its input fails to
+// decode, gets an error reply; the stream goes on.
+func (s *server) start(fr *frameReader, f frame) {
 	h, ok := lookupBytes(f.name)
 	if !ok {
-		if err := fr.decode(nil); err == errDesync {
-			return err
+		if err := fr.decode(nil); err != nil {
+			s.fw.sendPriority(kindReset, 0, nil)
 		}
 		s.reply(f.id, "", nil, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
 			ErrUnknownFunc, f.name, os.Getpid()))
-		return nil
+		return
 	}
 	in := h.NewInput()
 	if err := fr.decode(in); err != nil {
-		if err == errDesync {
-			return err
-		}
-		s.reply(f.id, h.name, nil, fmt.Errorf("subprocess: %s: decoding input in the worker: %w", h.name, err))
-		return nil
+		s.fw.sendPriority(kindReset, 0, nil)
+		s.reply(f.id, h.name, nil, fmt.Errorf("subprocess: %s: decoding the input in the worker: %w%s", h.name, err, registerHint(err)))
+		return
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stop := func() { cancel(nil) }
@@ -157,7 +154,6 @@ func (s *server) start(fr *frameReader, f frame) error {
 	s.calls[f.id] = cancel
 	s.mu.Unlock()
 	go s.run(ctx, stop, f.id, h, in)
-	return nil
 }
 
 // run runs one call and replies. The reply is sent from a deferred call so
@@ -187,13 +183,13 @@ func (s *server) run(ctx context.Context, stop func(), id uint64, h *Handler, in
 // reply sends a call's result, or its error.
 func (s *server) reply(id uint64, fn string, out any, err error) {
 	if err == nil {
-		err = s.fw.send(header{kind: kindResult, id: id}, out, true)
+		err = s.fw.send(header{kind: kindResult, id: id}, out)
 		if err == nil || errors.Is(err, errWriterClosed) {
 			return
 		}
 		err = fmt.Errorf("subprocess: %s: cannot encode result of type %T: %w", fn, out, err)
 	}
-	if err := s.fw.send(header{kind: kindError, id: id}, NewWireError(err), true); err != nil && !errors.Is(err, errWriterClosed) {
+	if err := s.fw.send(header{kind: kindError, id: id}, NewWireError(err)); err != nil && !errors.Is(err, errWriterClosed) {
 		// A WireError always encodes; if it did not, the stream is
 		// broken and the parent will see the worker exit.
 		fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)

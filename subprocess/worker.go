@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -115,8 +116,8 @@ func (p *Pool) newWorker() (*worker, error) {
 	f, err := w.fr.next()
 	watchdog.Stop()
 	stopWatch()
-	if err == nil && (f.kind != kindHello || f.id != protoVersion) {
-		err = fmt.Errorf("protocol error: first frame of kind %d, version %d", f.kind, f.id)
+	if err == nil {
+		err = checkHello(f)
 	}
 	if err != nil {
 		w.fw.close()
@@ -320,14 +321,20 @@ func (w *worker) read() {
 	}
 }
 
-// readLoop delivers replies until the stream fails.
+// readLoop delivers replies until the stream fails. A reply that fails to
+// decode fails its call only.
 func (w *worker) readLoop() error {
 	for {
 		f, err := w.fr.next()
 		if err != nil {
 			return err
 		}
-		if f.kind != kindResult && f.kind != kindError {
+		switch f.kind {
+		case kindResult, kindError:
+		case kindReset:
+			w.fw.resetReq.Store(true)
+			continue
+		default:
 			return fmt.Errorf("subprocess: protocol error: frame kind %d from worker", f.kind)
 		}
 		w.mu.Lock()
@@ -335,27 +342,36 @@ func (w *worker) readLoop() error {
 		delete(w.pending, f.id)
 		w.mu.Unlock()
 		if c == nil {
-			if err := w.fr.decode(nil); err == errDesync {
-				return err
+			if err := w.fr.decode(nil); err != nil {
+				w.fw.sendPriority(kindReset, 0, nil)
 			}
 			continue
 		}
 		var derr error
 		if f.kind == kindResult {
 			if derr = w.fr.decode(c.out); derr != nil {
-				c.err = fmt.Errorf("subprocess: %s: decoding result: %w", c.fn, derr)
+				c.err = fmt.Errorf("subprocess: %s: decoding the result in the parent: %w%s", c.fn, derr, registerHint(derr))
 			}
 		} else {
 			var we WireError
 			if derr = w.fr.decode(&we); derr != nil {
-				c.err = fmt.Errorf("subprocess: %s: decoding error: %w", c.fn, derr)
+				c.err = fmt.Errorf("subprocess: %s: decoding the error in the parent: %w", c.fn, derr)
 			} else {
 				c.err = we.Err(c.fn)
 			}
 		}
-		c.done <- struct{}{} // c may be reused from here on
-		if derr == errDesync {
-			return derr
+		if derr != nil {
+			w.fw.sendPriority(kindReset, 0, nil)
 		}
+		c.done <- struct{}{} // c may be reused from here on
 	}
+}
+
+// registerHint explains gob's complaint about a type missing from its
+// registry.
+func registerHint(err error) string {
+	if strings.Contains(err.Error(), "not registered for interface") {
+		return " (register the type with gob.Register during package initialization, so that every process has it)"
+	}
+	return ""
 }
