@@ -1,6 +1,11 @@
 package subprocess
 
-import "bytes"
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+)
 
 // WorkerPids returns the process IDs of the workers that take calls.
 func WorkerPids(p *Pool) []int {
@@ -78,3 +83,49 @@ func WriteFrames(values ...any) ([]byte, []error) {
 type closeBuffer struct{ bytes.Buffer }
 
 func (*closeBuffer) Close() error { return nil }
+
+// FrameLimit lowers the largest payload a pool sends, to test refusals
+// without gigabytes.
+func FrameLimit(n int) Option { return optionFunc(func(c *config) { c.frameLimit = n }) }
+
+// CancelPosition sends a call frame with an n-byte input into a pipe and,
+// once the frame's first piece has been read from the pipe, a cancel frame.
+// It returns the position of the cancel among the frames read, and how
+// many frames there were.
+func CancelPosition(n int) (cancelAt, frames int, err error) {
+	pr, pw := io.Pipe()
+	fw := newFrameWriter(pw)
+	sent := make(chan error, 1)
+	go func() { sent <- fw.send(header{kind: kindCall, id: 1, name: "f"}, make([]byte, n)) }()
+	cancelAt = -1
+	var cancelled chan error
+	last := false
+	for {
+		var lenb [4]byte
+		if _, err := io.ReadFull(pr, lenb[:]); err != nil {
+			return cancelAt, frames, err
+		}
+		body := make([]byte, binary.BigEndian.Uint32(lenb[:]))
+		if _, err := io.ReadFull(pr, body); err != nil {
+			return cancelAt, frames, err
+		}
+		if body[0] == kindCancel {
+			cancelAt = frames
+		}
+		frames++
+		if cancelled == nil {
+			cancelled = make(chan error, 1)
+			go func() { cancelled <- fw.sendCancel(1, context.Canceled) }()
+		}
+		if (body[0] == kindMore || body[0] == kindCall) && body[1]&flagMore == 0 {
+			last = true
+		}
+		if last && cancelAt >= 0 {
+			break
+		}
+	}
+	if err := <-sent; err != nil {
+		return cancelAt, frames, err
+	}
+	return cancelAt, frames, <-cancelled
+}

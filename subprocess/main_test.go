@@ -199,3 +199,23 @@ var (
 		return box{V: workerOnly{Y: 1}}, nil
 	})
 )
+
+// Functions for the memory tests.
+var (
+	bigEcho = subprocess.Register("bigEcho", func(_ context.Context, b []byte) ([]byte, error) {
+		return b, nil
+	})
+
+	heapAlloc = subprocess.Register("heapAlloc", func(context.Context, struct{}) (uint64, error) {
+		return heapNow(), nil
+	})
+)
+
+// heapNow returns the bytes of live heap after a garbage collection.
+func heapNow() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

@@ -18,6 +18,7 @@ type config struct {
 	stderrTail   int
 	grace        time.Duration
 	startTimeout time.Duration
+	frameLimit   int // the largest payload sent; a test hook
 }
 
 // newConfig applies opts to the defaults, which are all here.
@@ -27,6 +28,7 @@ func newConfig(opts []Option) config {
 		stderrTail:   4 << 10,
 		grace:        time.Second,
 		startTimeout: 30 * time.Second,
+		frameLimit:   maxFrame,
 	}
 	for _, o := range opts {
 		o.apply(&c)

@@ -99,6 +99,7 @@ func (p *Pool) newWorker() (*worker, error) {
 	}
 	w.pid = w.cmd.Process.Pid
 	w.fw = newFrameWriter(toW)
+	w.fw.limit = p.cfg.frameLimit
 	w.fr = newFrameReader(fromR)
 	p.mu.Lock()
 	p.all[w] = struct{}{}
