@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,3 +220,21 @@ func heapNow() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// running counts the calls of overlap running in this worker.
+var running, mostRunning atomic.Int64
+
+// overlap runs for d and returns the most calls of it that ran at once in
+// its worker.
+var overlap = subprocess.Register("overlap", func(ctx context.Context, d time.Duration) (int64, error) {
+	n := running.Add(1)
+	defer running.Add(-1)
+	for {
+		m := mostRunning.Load()
+		if n <= m || mostRunning.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(d)
+	return mostRunning.Load(), nil
+})

@@ -14,6 +14,7 @@ type Option interface {
 type config struct {
 	workers      int
 	maxTasks     int
+	perWorker    int // calls a worker runs at once; 0 for no limit
 	env          []string
 	stderrTail   int
 	grace        time.Duration
@@ -65,6 +66,19 @@ func MaxTasksPerWorker(k int) Option {
 		panic("subprocess: MaxTasksPerWorker(k) with k < 0")
 	}
 	return optionFunc(func(c *config) { c.maxTasks = k })
+}
+
+// CallsPerWorker limits how many calls each worker runs at once to k; calls
+// beyond that wait for a free worker. The default, 0, sets no limit: a
+// worker runs any number of calls at once, and a worker that dies fails
+// all of them. CallsPerWorker(1) isolates calls from each other, as
+// Python's ProcessPoolExecutor does: a crash fails only the call that was
+// running, and its [CrashError] says it ran alone. It panics if k < 0.
+func CallsPerWorker(k int) Option {
+	if k < 0 {
+		panic("subprocess: CallsPerWorker(k) with k < 0")
+	}
+	return optionFunc(func(c *config) { c.perWorker = k })
 }
 
 // Env adds environment variables, each of the form "key=value", to the

@@ -16,7 +16,7 @@ import (
 // Pool runs registered functions in worker processes: re-executions of the
 // current program, started by [NewPool], in which [Main] serves calls. Each
 // worker runs many calls at once; a call goes to the worker with the fewest
-// calls in flight.
+// calls in flight (see [CallsPerWorker] to limit them).
 //
 // A worker that dies fails only the calls it was running, with a
 // *[CrashError], and the pool starts a replacement; the pool never becomes
@@ -206,7 +206,8 @@ func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 }
 
 // acquire picks the live worker with the fewest calls in flight, waiting
-// for one if there is none (after a crash, while its replacement starts).
+// for one if there is none (after a crash, while its replacement starts)
+// or if all run as many calls as CallsPerWorker allows.
 func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 	p.mu.Lock()
 	for {
@@ -220,6 +221,9 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 		}
 		var best *worker
 		for _, w := range p.live {
+			if p.cfg.perWorker > 0 && w.inflight >= p.cfg.perWorker {
+				continue
+			}
 			if best == nil || w.inflight < best.inflight {
 				best = w
 			}
@@ -233,7 +237,7 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 			p.mu.Unlock()
 			return best, nil
 		}
-		if err := p.startErr; err != nil {
+		if err := p.startErr; err != nil && len(p.live) == 0 {
 			p.mu.Unlock()
 			return nil, err
 		}
@@ -254,6 +258,9 @@ func (p *Pool) release(w *worker) {
 	w.inflight--
 	if !w.live && w.inflight == 0 {
 		p.stopLocked(w)
+	}
+	if w.live && p.cfg.perWorker > 0 {
+		p.broadcastLocked() // a call may be waiting for a free worker
 	}
 	p.mu.Unlock()
 }

@@ -313,7 +313,8 @@ func TestKillForStuckCallFailsCoResidentCalls(t *testing.T) {
 	assert.Equal(t, pid, ce.Pid)
 	assert.Equal(t, "terminated", ce.Signal)
 	assert.Equal(t, "spin did not return within 100ms of its cancellation", ce.Reason)
-	assert.EqualError(t, err, fmt.Sprintf(`subprocess: worker %d running block was killed by signal "terminated" (spin did not return within 100ms of its cancellation)`, pid))
+	assert.Equal(t, 1, ce.Concurrent, "it ran beside the stuck call")
+	assert.EqualError(t, err, fmt.Sprintf(`subprocess: worker %d running block beside 1 other call was killed by signal "terminated" (spin did not return within 100ms of its cancellation)`, pid))
 }
 
 func TestCancelCooperativeCallKeepsWorker(t *testing.T) {
@@ -587,6 +588,7 @@ func TestOptionMisuse(t *testing.T) {
 	assert.PanicsWithValue(t, "subprocess: Workers(n) with n < 1", func() { subprocess.Workers(0) })
 	assert.PanicsWithValue(t, "subprocess: MaxTasksPerWorker(k) with k < 0", func() { subprocess.MaxTasksPerWorker(-1) })
 	assert.PanicsWithValue(t, "subprocess: StderrTail(n) with n < 0", func() { subprocess.StderrTail(-1) })
+	assert.PanicsWithValue(t, "subprocess: CallsPerWorker(k) with k < 0", func() { subprocess.CallsPerWorker(-1) })
 	assert.PanicsWithValue(t, "subprocess: CancelGrace(d) with d <= 0", func() { subprocess.CancelGrace(0) })
 	assert.PanicsWithValue(t, "subprocess: Env entry FOO is not of the form key=value", func() { subprocess.Env("FOO") })
 	assert.PanicsWithValue(t, "subprocess: nil Context", func() {

@@ -130,6 +130,10 @@ func TestCrashErrorText(t *testing.T) {
 			"subprocess: worker 10 running f exited with code 3; stderr: last words"},
 		{"signal", &subprocess.CrashError{Func: "f", ExitCode: -1, Signal: "killed", Pid: 10},
 			`subprocess: worker 10 running f was killed by signal "killed"`},
+		{"beside one", &subprocess.CrashError{Func: "f", ExitCode: 2, Pid: 10, Concurrent: 1},
+			"subprocess: worker 10 running f beside 1 other call exited with code 2"},
+		{"beside more", &subprocess.CrashError{Func: "f", ExitCode: 2, Pid: 10, Concurrent: 5},
+			"subprocess: worker 10 running f beside 5 other calls exited with code 2"},
 		{"killed by the pool", &subprocess.CrashError{Func: "f", ExitCode: -1, Signal: "terminated", Pid: 10, Reason: "g did not return"},
 			`subprocess: worker 10 running f was killed by signal "terminated" (g did not return)`},
 	}

@@ -316,6 +316,7 @@ func (w *worker) read() {
 				StderrTail: tail,
 				Pid:        w.pid,
 				Reason:     reason,
+				Concurrent: len(pending) - 1,
 			}
 		}
 		c.done <- struct{}{}
