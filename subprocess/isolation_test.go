@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,4 +109,21 @@ func TestCallsPerWorkerWaitHonoursContext(t *testing.T) {
 	assert.Same(t, cause, <-res)
 	bcancel()
 	waitInFlight(t, p, 0)
+}
+
+// TestCloseKillsGrandchildren checks that programs a worker function left
+// running die when the pool closes, including one that moved to a process
+// group of its own.
+func TestCloseKillsGrandchildren(t *testing.T) {
+	t.Parallel()
+	p, err := subprocess.NewPool(t.Context(), subprocess.Workers(1))
+	require.NoError(t, err)
+	pids, err := startSleeps.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	alive := waitGone(5*time.Second, pids...)
+	for _, pid := range alive {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	assert.Empty(t, alive, "programs outlived the pool")
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +34,12 @@ func TestMain(m *testing.M) {
 		subprocess.Register("skew-only", func(context.Context, int) (int, error) { return 0, nil })
 	}
 	subprocess.Main()
-	if os.Getenv(envMode) == "harness" {
+	switch os.Getenv(envMode) {
+	case "harness":
 		runHarness()
+		return
+	case "tree-harness":
+		runTreeHarness()
 		return
 	}
 	goleak.VerifyTestMain(m)
@@ -64,6 +69,41 @@ func runHarness() {
 	fmt.Println("PIDS", strings.Trim(fmt.Sprint(pids), "[]"))
 	time.Sleep(time.Hour)
 }
+
+// runTreeHarness starts a pool whose worker starts programs with plain
+// os/exec, prints the worker's pid and theirs, and waits to be killed.
+func runTreeHarness() {
+	ctx := context.Background()
+	p, err := subprocess.NewPool(ctx, subprocess.Workers(1))
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	pids, err := startSleeps.Call(ctx, p, struct{}{})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	pids = append(subprocess.WorkerPids(p), pids...)
+	fmt.Println("PIDS", strings.Trim(fmt.Sprint(pids), "[]"))
+	time.Sleep(time.Hour)
+}
+
+// startSleeps starts long sleeps the way a function would that knows
+// nothing of process groups, and one that moves to a group of its own, and
+// returns their pids without waiting for them.
+var startSleeps = subprocess.Register("startSleeps", func(context.Context, struct{}) ([]int, error) {
+	plain := exec.Command("sleep", "1000")
+	if err := plain.Start(); err != nil {
+		return nil, err
+	}
+	grouped := exec.Command("sleep", "1001")
+	grouped.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := grouped.Start(); err != nil {
+		return nil, err
+	}
+	return []int{plain.Process.Pid, grouped.Process.Pid}, nil
+})
 
 // Functions the tests call in workers. They are registered during package
 // initialization, as they must be.

@@ -62,6 +62,7 @@ func Main() {
 		os.Exit(2)
 	}
 	servedMain.Store(true)
+	watchParent()
 	r, w, err := workerFiles()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -93,11 +94,20 @@ func serve(r io.Reader, w io.WriteCloser) int {
 			s.mu.Lock()
 			busy := len(s.calls)
 			s.mu.Unlock()
-			if err == io.EOF && busy == 0 {
-				return 0
+			if parentGone() || err == io.EOF && busy > 0 {
+				// The parent died (the pool closes the stream of
+				// an idle worker only): take everything down.
+				orphaned()
 			}
 			if err != io.EOF {
 				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+			}
+			// Programs left running by functions that returned die
+			// with the worker, even out of its process group (which
+			// the pool kills when it has reaped the worker).
+			killDescendants()
+			if err == io.EOF {
+				return 0
 			}
 			return 3
 		}

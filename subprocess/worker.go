@@ -79,7 +79,7 @@ func (p *Pool) newWorker() (*worker, error) {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  []*os.File{toR, fromW}, // fds 3 and 4
-		SysProcAttr: groupAttr(),
+		SysProcAttr: workerAttr(),
 		WaitDelay:   p.cfg.grace,
 	}
 	if p.cfg.stderrTail > 0 {
