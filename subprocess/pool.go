@@ -21,8 +21,10 @@ import (
 // A worker that dies fails only the calls it was running, with a
 // *[CrashError], and the pool starts a replacement; the pool never becomes
 // unusable because of a worker. Workers run in process groups of their own
-// and, on Linux, are killed by the kernel if the parent dies, even by
-// SIGKILL; elsewhere they exit as soon as their pipe from the parent ends.
+// and, on Linux, die with every process below them if the parent dies,
+// even by SIGKILL; elsewhere they kill their group and exit as soon as
+// their pipe from the parent ends (see the package documentation, "No
+// orphans").
 //
 // A Pool is safe for concurrent use and must not be copied. It must be
 // closed with [Pool.Close], after the calls made through it have returned:
