@@ -75,7 +75,7 @@ func WriteFrames(values ...any) ([]byte, []error) {
 	fw := newFrameWriter(&b)
 	var errs []error
 	for i, v := range values {
-		errs = append(errs, fw.send(header{kind: kindCall, id: uint64(i), name: "f"}, v))
+		errs = append(errs, fw.send(context.Background(), header{kind: kindCall, id: uint64(i), name: "f"}, v))
 	}
 	return b.Bytes(), errs
 }
@@ -96,7 +96,7 @@ func CancelPosition(n int) (cancelAt, frames int, err error) {
 	pr, pw := io.Pipe()
 	fw := newFrameWriter(pw)
 	sent := make(chan error, 1)
-	go func() { sent <- fw.send(header{kind: kindCall, id: 1, name: "f"}, make([]byte, n)) }()
+	go func() { sent <- fw.send(context.Background(), header{kind: kindCall, id: 1, name: "f"}, make([]byte, n)) }()
 	cancelAt = -1
 	var cancelled chan error
 	last := false
@@ -128,4 +128,35 @@ func CancelPosition(n int) (cancelAt, frames int, err error) {
 		return cancelAt, frames, err
 	}
 	return cancelAt, frames, <-cancelled
+}
+
+// AbortedSend sends a call frame with an n-byte input into a pipe, with a
+// context cancelled once the frame's first piece has been read. It returns
+// send's error, the frames read, and whether the last was an abort.
+func AbortedSend(n int) (sendErr error, frames int, aborted bool, err error) {
+	pr, pw := io.Pipe()
+	fw := newFrameWriter(pw)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sent := make(chan error, 1)
+	go func() {
+		sent <- fw.send(ctx, header{kind: kindCall, id: 1, name: "f"}, make([]byte, n))
+		fw.close()
+	}()
+	for {
+		var lenb [4]byte
+		if _, err := io.ReadFull(pr, lenb[:]); err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return <-sent, frames, aborted, err
+		}
+		body := make([]byte, binary.BigEndian.Uint32(lenb[:]))
+		if _, err := io.ReadFull(pr, body); err != nil {
+			return nil, frames, aborted, err
+		}
+		frames++
+		aborted = body[0] == kindMore && body[1]&flagAbort != 0
+		cancel()
+	}
 }

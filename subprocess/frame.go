@@ -3,6 +3,7 @@ package subprocess
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -100,6 +101,10 @@ const (
 // errWriterClosed is returned for frames sent after the stream was closed.
 var errWriterClosed = errors.New("subprocess: stream closed")
 
+// errSendCancelled is returned by send when its context ended before the
+// last piece of the frame was queued: the frame was aborted.
+var errSendCancelled = errors.New("subprocess: send cancelled")
+
 type header struct {
 	kind     byte
 	id       uint64
@@ -156,23 +161,27 @@ func (fw *frameWriter) newEncoder() {
 
 // send encodes one stream frame with v as its payload and queues it. An
 // error in encoding v is returned and the frame is not delivered (nothing
-// of it is sent, or its pieces are aborted); a write error is recorded and
-// shows up as the death of the peer.
-func (fw *frameWriter) send(h header, v any) error {
+// of it is sent, or its pieces are aborted); so is errSendCancelled if ctx
+// ends before the frame's last piece is queued. A write
+// error is recorded and shows up as the death of the peer.
+func (fw *frameWriter) send(ctx context.Context, h header, v any) error {
 	fw.encMu.Lock()
 	defer fw.encMu.Unlock()
 	if fw.resetReq.Swap(false) {
 		fw.newEncoder()
 	}
 	pw := &fw.pw
-	pw.h, pw.total, pw.pieces, pw.err = h, 0, 0, nil
+	pw.ctx, pw.h, pw.total, pw.pieces, pw.err = ctx, h, 0, 0, nil
+	defer func() { pw.ctx = nil }()
 	pw.pend = pw.pend[:0]
 	err := fw.encode(v)
 	if err == nil && pw.err != nil {
 		err = pw.err
 	}
 	if err == nil {
-		err = pw.emit(pw.pend, false)
+		if err = pw.emit(pw.pend, false); err != nil {
+			pw.err = err
+		}
 	}
 	pw.pend = pw.pend[:0]
 	if err != nil {
@@ -181,7 +190,7 @@ func (fw *frameWriter) send(h header, v any) error {
 		}
 		fw.newEncoder()
 		if pw.err != nil {
-			return pw.err // the limit, or the stream closed
+			return pw.err // the limit, the stream closed, or ctx
 		}
 		return err
 	}
@@ -206,6 +215,7 @@ func (fw *frameWriter) encode(v any) (err error) {
 // into pieces and queues them. It is only used while encMu is held.
 type pieceWriter struct {
 	fw     *frameWriter
+	ctx    context.Context // the sender's
 	h      header
 	pend   []byte // payload bytes not yet queued, less than chunkSize
 	total  int    // payload bytes written by the encoder
@@ -244,6 +254,9 @@ func (pw *pieceWriter) Write(p []byte) (int, error) {
 // emit queues the next piece of the frame.
 func (pw *pieceWriter) emit(piece []byte, more bool) error {
 	fw := pw.fw
+	if pw.ctx.Err() != nil {
+		return errSendCancelled
+	}
 	var flags byte
 	h := pw.h
 	if pw.pieces == 0 {

@@ -3,6 +3,7 @@
 package subprocess_test
 
 import (
+	"bytes"
 	"encoding/gob"
 	"sync"
 	"testing"
@@ -59,7 +60,7 @@ func TestTypeRegisteredOnlyInWorker(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			_, err := returnsWorkerOnly.Call(ctx, p, struct{}{})
+			_, err := returnsWorkerOnly.Call(ctx, p, 0)
 			assert.ErrorContains(t, err, "subprocess: returnsWorkerOnly: decoding the result in the parent: gob: name not registered for interface: ")
 			assert.ErrorContains(t, err, "subprocess_test.workerOnly")
 		})
@@ -83,4 +84,44 @@ func TestWorkerOfAnotherBuild(t *testing.T) {
 	assert.ErrorContains(t, err, "is another build of the program (")
 	assert.ErrorContains(t, err, "its Go version or its registered functions, their types or the registered errors differ")
 	assert.Regexp(t, `\(go[^,]*, (\d+) functions, \d+ errors, [0-9a-f]{16}; this process: go[^,]*, \d+ functions`, err.Error())
+}
+
+// TestUndecodableBothWaysUnderLoad sends large values that fail to decode
+// in both directions at once, with good calls among them: each bad call
+// fails alone, the good ones succeed, and nothing deadlocks although both
+// pipes are full while each side asks the other for a new encoder.
+func TestUndecodableBothWaysUnderLoad(t *testing.T) {
+	t.Parallel()
+	gob.Register(parentOnly{})
+	p := newPool(t, subprocess.Workers(1))
+	ctx := t.Context()
+	pid := subprocess.WorkerPids(p)[0]
+	const pad = 2 << 20
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				_, err := returnsWorkerOnly.Call(ctx, p, pad)
+				assert.ErrorContains(t, err, "decoding the result in the parent")
+			}
+		})
+		wg.Go(func() {
+			for range 3 {
+				_, err := boxed.Call(ctx, p, box{V: parentOnly{X: 1, Pad: make([]byte, pad)}})
+				assert.ErrorContains(t, err, "decoding the input in the worker")
+			}
+		})
+		wg.Go(func() {
+			for i := range 3 {
+				b := make([]byte, pad)
+				b[i] = byte(i + 1)
+				out, err := bigEcho.Call(ctx, p, b)
+				if assert.NoError(t, err) {
+					assert.True(t, bytes.Equal(b, out))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []int{pid}, subprocess.WorkerPids(p), "the worker survived")
 }

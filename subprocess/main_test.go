@@ -224,8 +224,14 @@ var childEnv = subprocess.Register("childEnv", func(ctx context.Context, _ struc
 // in the test process, at run time; workerOnly only in the worker, by the
 // function that returns it; box in every process.
 type (
-	parentOnly struct{ X int }
-	workerOnly struct{ Y int }
+	parentOnly struct {
+		X   int
+		Pad []byte
+	}
+	workerOnly struct {
+		Y   int
+		Pad []byte
+	}
 )
 
 func init() { gob.Register(box{}) }
@@ -235,9 +241,9 @@ var (
 		return p.X, nil
 	})
 
-	returnsWorkerOnly = subprocess.Register("returnsWorkerOnly", func(context.Context, struct{}) (box, error) {
+	returnsWorkerOnly = subprocess.Register("returnsWorkerOnly", func(_ context.Context, pad int) (box, error) {
 		gob.Register(workerOnly{})
-		return box{V: workerOnly{Y: 1}}, nil
+		return box{V: workerOnly{Y: 1, Pad: make([]byte, pad)}}, nil
 	})
 )
 

@@ -4,6 +4,7 @@ package subprocess_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -112,4 +113,42 @@ func TestCancelDuringLargeInput(t *testing.T) {
 	s, err := echo.Call(t.Context(), p, "after")
 	require.NoError(t, err)
 	assert.Equal(t, "after", s)
+}
+
+// TestCancelAbortsOwnLargeInput checks that a call cancelled while its own
+// large input is being written stops sending it: the frame is aborted
+// after a few pieces instead of being written whole.
+func TestCancelAbortsOwnLargeInput(t *testing.T) {
+	t.Parallel()
+	sendErr, frames, aborted, err := subprocess.AbortedSend(32 << 20)
+	require.NoError(t, err)
+	assert.ErrorContains(t, sendErr, "subprocess: send cancelled")
+	assert.True(t, aborted, "the last frame aborts the call's")
+	assert.LessOrEqual(t, frames, 10, "frames written after the cancel")
+}
+
+// TestCancelledLargeInputCall cancels calls while their large inputs are
+// being sent: each returns its context's cause, and the worker, which
+// drops the aborted inputs, serves on.
+func TestCancelledLargeInputCall(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1))
+	pid := subprocess.WorkerPids(p)[0]
+	for i := range 4 {
+		ctx, cancel := context.WithCancelCause(t.Context())
+		cause := fmt.Errorf("test: cancel %d", i)
+		res := make(chan error, 1)
+		go func() {
+			_, err := bigEcho.Call(ctx, p, make([]byte, 16<<20))
+			res <- err
+		}()
+		waitInFlight(t, p, 1)
+		cancel(cause)
+		assert.Same(t, cause, <-res)
+		waitInFlight(t, p, 0)
+	}
+	s, err := echo.Call(t.Context(), p, "after")
+	require.NoError(t, err)
+	assert.Equal(t, "after", s)
+	assert.Equal(t, []int{pid}, subprocess.WorkerPids(p), "the worker survived")
 }

@@ -167,12 +167,15 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		if d, ok := ctx.Deadline(); ok {
 			h.deadline = d
 		}
-		if err := w.fw.send(h, in); err != nil {
+		if err := w.fw.send(ctx, h, in); err != nil {
 			if w.unregister(c) {
 				p.release(w)
 				putCall(c)
 				if errors.Is(err, errWriterClosed) {
 					continue // the worker died; nothing was sent
+				}
+				if errors.Is(err, errSendCancelled) {
+					return context.Cause(ctx) // the worker dropped the input
 				}
 				return fmt.Errorf("subprocess: %s: cannot encode input of type %T: %w", fn, in, err)
 			}

@@ -140,17 +140,14 @@ func serve(r io.Reader, w io.WriteCloser) int {
 func (s *server) start(fr *frameReader, f frame) {
 	h, ok := lookupBytes(f.name)
 	if !ok {
-		if err := fr.decode(nil); err != nil {
-			s.fw.sendPriority(kindReset, 0, nil)
-		}
-		s.reply(f.id, "", nil, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
+		failed := fr.decode(nil) != nil
+		go s.refuse(f.id, "", failed, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
 			ErrUnknownFunc, f.name, os.Getpid()))
 		return
 	}
 	in := h.NewInput()
 	if err := fr.decode(in); err != nil {
-		s.fw.sendPriority(kindReset, 0, nil)
-		s.reply(f.id, h.name, nil, fmt.Errorf("subprocess: %s: decoding the input in the worker: %w%s", h.name, err, registerHint(err)))
+		go s.refuse(f.id, h.name, true, fmt.Errorf("subprocess: %s: decoding the input in the worker: %w%s", h.name, err, registerHint(err)))
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -164,6 +161,18 @@ func (s *server) start(fr *frameReader, f frame) {
 	s.calls[f.id] = cancel
 	s.mu.Unlock()
 	go s.run(ctx, stop, f.id, h, in)
+}
+
+// refuse replies to a call that cannot run, first asking the parent for a
+// new encoder if its input failed to decode (so that the parent's next
+// call, sent after this reply, has one). It runs on a goroutine of its
+// own: the reader must not wait for the stream to the parent, which may be
+// full while the parent waits for room in the stream to the worker.
+func (s *server) refuse(id uint64, fn string, failed bool, err error) {
+	if failed {
+		s.fw.sendPriority(kindReset, 0, nil)
+	}
+	s.reply(id, fn, nil, err)
 }
 
 // run runs one call and replies. The reply is sent from a deferred call so
@@ -193,13 +202,13 @@ func (s *server) run(ctx context.Context, stop func(), id uint64, h *Handler, in
 // reply sends a call's result, or its error.
 func (s *server) reply(id uint64, fn string, out any, err error) {
 	if err == nil {
-		err = s.fw.send(header{kind: kindResult, id: id}, out)
+		err = s.fw.send(context.Background(), header{kind: kindResult, id: id}, out)
 		if err == nil || errors.Is(err, errWriterClosed) {
 			return
 		}
 		err = fmt.Errorf("subprocess: %s: cannot encode result of type %T: %w", fn, out, err)
 	}
-	if err := s.fw.send(header{kind: kindError, id: id}, NewWireError(err)); err != nil && !errors.Is(err, errWriterClosed) {
+	if err := s.fw.send(context.Background(), header{kind: kindError, id: id}, NewWireError(err)); err != nil && !errors.Is(err, errWriterClosed) {
 		// A WireError always encodes; if it did not, the stream is
 		// broken and the parent will see the worker exit.
 		fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)

@@ -345,7 +345,7 @@ func (w *worker) readLoop() error {
 		w.mu.Unlock()
 		if c == nil {
 			if err := w.fr.decode(nil); err != nil {
-				w.fw.sendPriority(kindReset, 0, nil)
+				w.askReset()
 			}
 			continue
 		}
@@ -363,10 +363,18 @@ func (w *worker) readLoop() error {
 			}
 		}
 		if derr != nil {
-			w.fw.sendPriority(kindReset, 0, nil)
+			w.askReset()
 		}
 		c.done <- struct{}{} // c may be reused from here on
 	}
+}
+
+// askReset asks the worker for a new encoder after a reply failed to
+// decode. It sends from a goroutine of its own: the reader must not wait
+// for the stream to the worker, which may be full while the worker waits
+// for room in the stream to the parent.
+func (w *worker) askReset() {
+	w.p.wg.Go(func() { w.fw.sendPriority(kindReset, 0, nil) })
 }
 
 // registerHint explains gob's complaint about a type missing from its
