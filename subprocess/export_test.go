@@ -96,7 +96,9 @@ func CancelPosition(n int) (cancelAt, frames int, err error) {
 	pr, pw := io.Pipe()
 	fw := newFrameWriter(pw)
 	sent := make(chan error, 1)
-	go func() { sent <- fw.send(context.Background(), header{kind: kindCall, id: 1, name: "f"}, make([]byte, n)) }()
+	go func() {
+		sent <- fw.send(context.Background(), header{kind: kindCall, id: 1, name: "f"}, make([]byte, n))
+	}()
 	cancelAt = -1
 	var cancelled chan error
 	last := false
