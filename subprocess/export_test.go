@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"runtime"
 )
 
 // WorkerPids returns the process IDs of the workers that take calls.
@@ -118,6 +119,17 @@ func CancelPosition(n int) (cancelAt, frames int, err error) {
 		if cancelled == nil {
 			cancelled = make(chan error, 1)
 			go func() { cancelled <- fw.sendCancel(1, context.Canceled) }()
+			// Read on only once the cancel is queued (or being
+			// written), however late its goroutine runs.
+			for {
+				fw.mu.Lock()
+				queued := fw.queued
+				fw.mu.Unlock()
+				if queued > 0 {
+					break
+				}
+				runtime.Gosched()
+			}
 		}
 		if (body[0] == kindMore || body[0] == kindCall) && body[1]&flagMore == 0 {
 			last = true

@@ -142,6 +142,7 @@ type frameWriter struct {
 	closed  bool  // no more frames are accepted
 	err     error // first write error; frames are then dropped
 	frames  int   // frames accepted, for tests
+	queued  int   // priority frames queued, for tests
 }
 
 func newFrameWriter(w io.WriteCloser) *frameWriter {
@@ -324,6 +325,9 @@ func (fw *frameWriter) put(hdr, payload []byte, priority bool) error {
 	}
 	fw.q = append(fw.q, hdr...)
 	fw.q = append(fw.q, payload...)
+	if priority {
+		fw.queued++
+	}
 	if !fw.writing {
 		fw.flushLocked()
 	}
