@@ -80,9 +80,11 @@
 //
 // # Cancellation
 //
-// Cancelling the context of a call sends a cancel message; the worker
-// cancels the context the function runs with (its deadline is the
-// caller's too). If the function has not returned after a grace period
+// Cancelling the context of a call sends a cancel message, which goes
+// ahead of other calls' large inputs; a call cancelled while its own large
+// input is still being sent stops sending it, and the function never runs.
+// The worker cancels the context the function runs with (its deadline is
+// the caller's too, whatever its year). If the function has not returned after a grace period
 // ([CancelGrace], 1s by default), the worker and its process group are
 // killed (SIGTERM, then SIGKILL) and replaced. The call returns
 // context.Cause(ctx) in either case, and only after the function has
