@@ -82,7 +82,7 @@ func TestWorkerOfAnotherBuild(t *testing.T) {
 	_, err := subprocess.NewPool(t.Context(), subprocess.Workers(1), subprocess.Env(envMode+"=skew"))
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "is another build of the program (")
-	assert.ErrorContains(t, err, "its Go version or its registered functions, their types or the registered errors differ")
+	assert.ErrorContains(t, err, "its Go version, version-control revision, registered functions, their types or registered errors differ")
 	assert.Regexp(t, `\(go[^,]*, (\d+) functions, \d+ errors, [0-9a-f]{16}; this process: go[^,]*, \d+ functions`, err.Error())
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -16,14 +17,26 @@ import (
 // binary even if the file was replaced; elsewhere it runs the file at its
 // path, which a deployment may have replaced with another version.
 //
-// The fingerprint covers the Go version, the registered functions with
-// their input and result types, and the registered error names. It is
+// The fingerprint covers the Go version, the main module's path, version
+// and version-control revision (when the build recorded them), the
+// registered functions with their input and result types, and the
+// registered error names. Two builds from the same revision with the same
+// registry pass, even if uncommitted changes differ in code that does not
+// register anything (vcs.modified only says that there were some). It is
 // taken once, when Main (or NewPool) first asks for it: in both processes
 // that is after package initialization, which is when registration must
 // happen.
 var fingerprint = sync.OnceValue(func() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "protocol %d\n%s\n", protoVersion, runtime.Version())
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(h, "main %s %s %s\n", bi.Main.Path, bi.Main.Version, bi.Main.Sum)
+		for _, s := range bi.Settings {
+			if strings.HasPrefix(s.Key, "vcs.") {
+				fmt.Fprintf(h, "%s=%s\n", s.Key, s.Value)
+			}
+		}
+	}
 	registry.RLock()
 	names := make([]string, 0, len(registry.m))
 	for name := range registry.m {
@@ -50,7 +63,7 @@ func checkHello(f frame) error {
 		return fmt.Errorf("speaks another protocol (first frame of kind %d, version %d; want kind %d, version %d): it is another build of the program", f.kind, f.id, kindHello, protoVersion)
 	}
 	if got, want := string(f.payload), fingerprint(); got != want {
-		return fmt.Errorf("is another build of the program (%s; this process: %s): its Go version or its registered functions, their types or the registered errors differ; restart the program from the binary it should run", sanitize(got), want)
+		return fmt.Errorf("is another build of the program (%s; this process: %s): its Go version, version-control revision, registered functions, their types or registered errors differ; restart the program from the binary it should run", sanitize(got), want)
 	}
 	return nil
 }
