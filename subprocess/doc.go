@@ -48,7 +48,8 @@
 // A worker is a re-execution of the same binary on Linux; elsewhere it is
 // the file at the program's path, which may have been replaced. Either
 // way, a worker proves at start-up that it is the same build as its
-// parent (same Go version, registered functions and types, registered
+// parent (same Go version, module version and version-control revision
+// when the build recorded them, registered functions and types, registered
 // errors): one that is not fails to start with an error saying so.
 //
 // # Errors, panics and crashes
