@@ -39,7 +39,18 @@
 // as extra file descriptors; the worker's standard input, output and error
 // stay the user's (a worker's output goes to the parent's). Each direction
 // is one gob stream, so a type is described once per worker, not once per
-// call, and a worker runs many calls at once.
+// call, and a worker runs many calls at once (see [CallsPerWorker] to
+// limit them). Values of more than 256 KiB travel in pieces, between which
+// a cancel goes ahead of them; after a value of more than 1 MiB both ends
+// start new gob streams, so that a large call leaves no large buffer
+// behind, in the parent or in the worker. A value may be up to 1 GiB.
+//
+// A worker is a re-execution of the same binary on Linux; elsewhere it is
+// the file at the program's path, which may have been replaced. Either
+// way, a worker proves at start-up that it is the same build as its
+// parent (same Go version, module version and version-control revision
+// when the build recorded them, registered functions and types, registered
+// errors): one that is not fails to start with an error saying so.
 //
 // # Errors, panics and crashes
 //
@@ -50,20 +61,31 @@
 //   - A panic arrives as a *nursery.PanicError holding the worker's stack.
 //     [Func.Spawn] re-raises it in the task, so that it behaves like a
 //     panic in an in-process task: the nursery cancels the other tasks and
-//     Wait re-panics (or returns it with nursery.PanicsAsErrors).
+//     Wait re-panics (or returns it with nursery.PanicsAsErrors), naming
+//     the task. The calls it cancels end as cancellations (matching
+//     context.Canceled), so the panic is counted once.
 //   - A worker that dies (os.Exit, a signal, the OOM killer, a fatal
 //     runtime error) fails only the calls it was running, each with a
-//     *[CrashError] holding the exit code or signal and the last bytes of
-//     its standard error. The pool starts a replacement and keeps serving:
-//     there is no broken pool.
+//     *[CrashError] holding the exit code or signal, the last bytes of its
+//     standard error, and how many other calls it was running
+//     ([CrashError.Concurrent]): 0 means this call ran alone. The pool
+//     starts a replacement and keeps serving: there is no broken pool.
+//     With [CallsPerWorker](1) a crash fails only the call that caused it.
 //   - A value that gob cannot carry fails the call before anything is
 //     sent, with an error that names the offending type or field.
+//   - A value that the other process cannot decode, typically because a
+//     type inside an interface was registered with gob.Register in one
+//     process only, fails only its call, with gob's error naming the type;
+//     the worker keeps serving. Register such types during package
+//     initialization, like the functions.
 //
 // # Cancellation
 //
-// Cancelling the context of a call sends a cancel message; the worker
-// cancels the context the function runs with (its deadline is the
-// caller's too). If the function has not returned after a grace period
+// Cancelling the context of a call sends a cancel message, which goes
+// ahead of other calls' large inputs; a call cancelled while its own large
+// input is still being sent stops sending it, and the function never runs.
+// The worker cancels the context the function runs with (its deadline is
+// the caller's too, whatever its year). If the function has not returned after a grace period
 // ([CancelGrace], 1s by default), the worker and its process group are
 // killed (SIGTERM, then SIGKILL) and replaced. The call returns
 // context.Cause(ctx) in either case, and only after the function has
@@ -73,12 +95,27 @@
 // # No orphans
 //
 // Workers and the programs started with [Command] run in process groups
-// of their own, are killed with their whole group, and on Linux get a
-// parent-death signal (SIGKILL), so that even a parent killed with SIGKILL
-// leaves no worker behind; the OS thread that starts them stays locked
-// until they are reaped, because the signal follows the thread, not the
-// process (golang/go#27505). Elsewhere a worker exits as soon as its pipe
-// from the parent ends.
+// of their own and are killed with their whole group. On Linux:
+//
+//   - A worker gets a parent-death signal, so that even a parent killed
+//     with SIGKILL leaves none behind: it then kills every process below
+//     it in the process tree (found in /proc, whatever their process group:
+//     the programs its functions started with plain os/exec, and theirs),
+//     its group, and itself. The OS thread that starts a worker stays
+//     locked until it is reaped, because the signal follows the thread,
+//     not the process (golang/go#27505).
+//   - A worker that the pool stops (Close, [MaxTasksPerWorker]) kills its
+//     descendants the same way before it exits; one that crashes or is
+//     killed by the pool has its process group killed once it is reaped.
+//   - Programs started with [Command] get SIGKILL when the parent dies.
+//
+// What escapes: a process that left the worker's process group and whose
+// parent exited before the worker died (a daemon that double-forks and
+// calls setsid) is no longer below the worker and survives; so do the
+// programs of a worker that crashed or was killed, if they left its
+// group. Elsewhere on Unix there is no parent-death signal: a worker
+// learns of its parent's death when its pipe from the parent ends, and
+// then kills its process group (not processes that left it) and exits.
 //
 // # Other transports
 //
@@ -92,6 +129,6 @@
 // sentinels and panics arrive exactly as they do from a Pool.
 //
 // Worker pools need Unix (they are tested on Linux; macOS has no
-// parent-death signal); on Windows NewPool returns an error and [Command]
-// kills only the program itself.
+// parent-death signal, see above); on Windows NewPool returns an error and
+// [Command] kills only the program itself.
 package subprocess

@@ -213,15 +213,30 @@ type CrashError struct {
 	Pid int
 	// Reason says why the pool killed the worker, if it did.
 	Reason string
+	// Concurrent is the number of other calls the worker was running when
+	// it died (calls sent to it and not answered). With 0, this call ran
+	// alone, so the crash came from its function, or from outside the
+	// worker (a kill command, the OOM killer: see Signal). With more, any
+	// of those calls may have caused it, and the pool cannot tell which:
+	// they all fail with the same exit status. [CallsPerWorker](1) makes
+	// every call run alone.
+	Concurrent int
 }
 
 var _ error = (*CrashError)(nil)
 
-// Error describes how the worker ended and quotes the last line of its
-// standard error.
+// Error describes how the worker ended, says how many other calls it was
+// running, and quotes the last line of its standard error.
 func (e *CrashError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "subprocess: worker %d running %s ", e.Pid, e.Func)
+	switch e.Concurrent {
+	case 0:
+	case 1:
+		b.WriteString("beside 1 other call ")
+	default:
+		fmt.Fprintf(&b, "beside %d other calls ", e.Concurrent)
+	}
 	if e.Signal != "" {
 		fmt.Fprintf(&b, "was killed by signal %q", e.Signal)
 	} else {

@@ -63,10 +63,14 @@ type Func[In, Out any] struct {
 // (an exported func or chan field) or cannot encode at all, every call
 // returns an error saying so, before anything is sent.
 //
-// Register panics if name is empty or already registered, or if fn is nil.
+// Register panics if name is empty, longer than 65535 bytes or already
+// registered, or if fn is nil.
 func Register[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error)) *Func[In, Out] {
 	if name == "" {
 		panic("subprocess: Register with an empty name")
+	}
+	if len(name) > maxName {
+		panic(fmt.Sprintf("subprocess: Register with a name of %d bytes; the limit is %d", len(name), maxName))
 	}
 	if fn == nil {
 		panic("subprocess: Register with a nil function")
@@ -78,8 +82,10 @@ func Register[In, Out any](name string, fn func(ctx context.Context, in In) (Out
 		f.typeErr = fmt.Errorf("subprocess: %s: result type: %w", name, err)
 	}
 	h := &Handler{
-		name:  name,
-		newIn: func() any { return new(In) },
+		name:    name,
+		inType:  typeName(reflect.TypeFor[In]()),
+		outType: typeName(reflect.TypeFor[Out]()),
+		newIn:   func() any { return new(In) },
 		call: func(ctx context.Context, in any) (any, error) {
 			p, ok := in.(*In)
 			if !ok {
@@ -133,15 +139,32 @@ func (f *Func[In, Out]) Call(ctx context.Context, p WorkerPool, in In) (Out, err
 // The task is named after the function unless opts name it. A panic in the
 // worker is re-raised in the task, so that it behaves exactly like a panic
 // of an in-process task: it cancels the nursery's other tasks and reaches
-// Wait as a *nursery.PanicError holding the worker's stack.
+// Wait as a *nursery.PanicError holding the worker's stack, whose Task is
+// the task's name.
+//
+// A call cancelled because another task panicked returns an error matching
+// context.Canceled, not that task's *nursery.PanicError: it is a
+// cancellation, and the nursery counts the panic once.
 func (f *Func[In, Out]) Spawn(n *nursery.Nursery, p WorkerPool, in In, opts ...nursery.TaskOption) *nursery.Task[Out] {
 	opts = append([]nursery.TaskOption{nursery.Name(f.name)}, opts...)
 	return nursery.Spawn(n, func(ctx context.Context) (Out, error) {
 		out, err := f.Call(ctx, p, in)
-		if pe, ok := err.(*nursery.PanicError); ok {
-			panic(pe)
+		pe, ok := err.(*nursery.PanicError)
+		if !ok {
+			return out, err
 		}
-		return out, err
+		if ctx.Err() != nil && err == context.Cause(ctx) {
+			// The cause of the cancellation, which Call returns, is
+			// another task's panic: re-raising it would count that
+			// panic once per cancelled sibling (and share one value
+			// between their goroutines).
+			return out, fmt.Errorf("subprocess: %s: %w by a panic in another task", f.name, context.Canceled)
+		}
+		// The panic is this call's own, freshly decoded. Leave Task
+		// empty: the nursery fills in the task's name.
+		local := *pe
+		local.Task = ""
+		panic(&local)
 	}, opts...)
 }
 
@@ -157,9 +180,15 @@ var registry = struct {
 // [Handler.NewInput] returns, run [Handler.Call] and send back its result,
 // or its error as a [WireError]. A Handler is safe for concurrent use.
 type Handler struct {
-	name  string
-	newIn func() any
-	call  func(ctx context.Context, in any) (any, error)
+	name            string
+	inType, outType string // for the build's fingerprint
+	newIn           func() any
+	call            func(ctx context.Context, in any) (any, error)
+}
+
+// typeName names t with its package path, for the build's fingerprint.
+func typeName(t reflect.Type) string {
+	return t.PkgPath() + " " + t.String()
 }
 
 // Lookup returns the function registered under name, if there is one.

@@ -2,11 +2,15 @@ package subprocess_test
 
 import (
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,9 +29,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "harness: exiting before Main")
 		os.Exit(7)
 	}
+	if os.Getenv(envMode) == "skew" {
+		// Another build of the program: one more function registered.
+		subprocess.Register("skew-only", func(context.Context, int) (int, error) { return 0, nil })
+	}
 	subprocess.Main()
-	if os.Getenv(envMode) == "harness" {
+	switch os.Getenv(envMode) {
+	case "harness":
 		runHarness()
+		return
+	case "tree-harness":
+		runTreeHarness()
 		return
 	}
 	goleak.VerifyTestMain(m)
@@ -57,6 +69,41 @@ func runHarness() {
 	fmt.Println("PIDS", strings.Trim(fmt.Sprint(pids), "[]"))
 	time.Sleep(time.Hour)
 }
+
+// runTreeHarness starts a pool whose worker starts programs with plain
+// os/exec, prints the worker's pid and theirs, and waits to be killed.
+func runTreeHarness() {
+	ctx := context.Background()
+	p, err := subprocess.NewPool(ctx, subprocess.Workers(1))
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	pids, err := startSleeps.Call(ctx, p, struct{}{})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	pids = append(subprocess.WorkerPids(p), pids...)
+	fmt.Println("PIDS", strings.Trim(fmt.Sprint(pids), "[]"))
+	time.Sleep(time.Hour)
+}
+
+// startSleeps starts long sleeps the way a function would that knows
+// nothing of process groups, and one that moves to a group of its own, and
+// returns their pids without waiting for them.
+var startSleeps = subprocess.Register("startSleeps", func(context.Context, struct{}) ([]int, error) {
+	plain := exec.Command("sleep", "1000")
+	if err := plain.Start(); err != nil {
+		return nil, err
+	}
+	grouped := exec.Command("sleep", "1001")
+	grouped.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := grouped.Start(); err != nil {
+		return nil, err
+	}
+	return []int{plain.Process.Pid, grouped.Process.Pid}, nil
+})
 
 // Functions the tests call in workers. They are registered during package
 // initialization, as they must be.
@@ -165,4 +212,75 @@ type unregistered struct{ X int }
 
 var gomaxprocs = subprocess.Register("gomaxprocs", func(context.Context, struct{}) (int, error) {
 	return runtime.GOMAXPROCS(0), nil
+})
+
+// childEnv runs env(1) from a worker and returns what it printed.
+var childEnv = subprocess.Register("childEnv", func(ctx context.Context, _ struct{}) (string, error) {
+	out, err := exec.CommandContext(ctx, "env").Output()
+	return string(out), err
+})
+
+// Types for the gob registry tests: parentOnly is registered with gob only
+// in the test process, at run time; workerOnly only in the worker, by the
+// function that returns it; box in every process.
+type (
+	parentOnly struct {
+		X   int
+		Pad []byte
+	}
+	workerOnly struct {
+		Y   int
+		Pad []byte
+	}
+)
+
+func init() { gob.Register(box{}) }
+
+var (
+	direct = subprocess.Register("direct", func(_ context.Context, p parentOnly) (int, error) {
+		return p.X, nil
+	})
+
+	returnsWorkerOnly = subprocess.Register("returnsWorkerOnly", func(_ context.Context, pad int) (box, error) {
+		gob.Register(workerOnly{})
+		return box{V: workerOnly{Y: 1, Pad: make([]byte, pad)}}, nil
+	})
+)
+
+// Functions for the memory tests.
+var (
+	bigEcho = subprocess.Register("bigEcho", func(_ context.Context, b []byte) ([]byte, error) {
+		return b, nil
+	})
+
+	heapAlloc = subprocess.Register("heapAlloc", func(context.Context, struct{}) (uint64, error) {
+		return heapNow(), nil
+	})
+)
+
+// heapNow returns the bytes of live heap after a garbage collection.
+func heapNow() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// running counts the calls of overlap running in this worker.
+var running, mostRunning atomic.Int64
+
+// overlap runs for d and returns the most calls of it that ran at once in
+// its worker.
+var overlap = subprocess.Register("overlap", func(ctx context.Context, d time.Duration) (int64, error) {
+	n := running.Add(1)
+	defer running.Add(-1)
+	for {
+		m := mostRunning.Load()
+		if n <= m || mostRunning.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(d)
+	return mostRunning.Load(), nil
 })

@@ -14,10 +14,12 @@ type Option interface {
 type config struct {
 	workers      int
 	maxTasks     int
+	perWorker    int // calls a worker runs at once; 0 for no limit
 	env          []string
 	stderrTail   int
 	grace        time.Duration
 	startTimeout time.Duration
+	frameLimit   int // the largest payload sent; a test hook
 }
 
 // newConfig applies opts to the defaults, which are all here.
@@ -27,6 +29,7 @@ func newConfig(opts []Option) config {
 		stderrTail:   4 << 10,
 		grace:        time.Second,
 		startTimeout: 30 * time.Second,
+		frameLimit:   maxFrame,
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -42,7 +45,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 // worker runs with GOMAXPROCS set to the parent's GOMAXPROCS divided by n
 // (at least 1), so that the pool as a whole uses as many cores as the
 // parent would, without oversubscribing them; set GOMAXPROCS with [Env] to
-// change that. It panics if n < 1.
+// change that. The limit is the worker's own: programs that its functions
+// start do not inherit it (they get the parent's environment, with
+// GOMAXPROCS only if the parent's has it or [Env] sets it). It panics if
+// n < 1.
 func Workers(n int) Option {
 	if n < 1 {
 		panic("subprocess: Workers(n) with n < 1")
@@ -60,6 +66,19 @@ func MaxTasksPerWorker(k int) Option {
 		panic("subprocess: MaxTasksPerWorker(k) with k < 0")
 	}
 	return optionFunc(func(c *config) { c.maxTasks = k })
+}
+
+// CallsPerWorker limits how many calls each worker runs at once to k; calls
+// beyond that wait for a free worker. The default, 0, sets no limit: a
+// worker runs any number of calls at once, and a worker that dies fails
+// all of them. CallsPerWorker(1) isolates calls from each other, as
+// Python's ProcessPoolExecutor does: a crash fails only the call that was
+// running, and its [CrashError] says it ran alone. It panics if k < 0.
+func CallsPerWorker(k int) Option {
+	if k < 0 {
+		panic("subprocess: CallsPerWorker(k) with k < 0")
+	}
+	return optionFunc(func(c *config) { c.perWorker = k })
 }
 
 // Env adds environment variables, each of the form "key=value", to the

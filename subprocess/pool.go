@@ -7,6 +7,8 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,13 +16,15 @@ import (
 // Pool runs registered functions in worker processes: re-executions of the
 // current program, started by [NewPool], in which [Main] serves calls. Each
 // worker runs many calls at once; a call goes to the worker with the fewest
-// calls in flight.
+// calls in flight (see [CallsPerWorker] to limit them).
 //
 // A worker that dies fails only the calls it was running, with a
 // *[CrashError], and the pool starts a replacement; the pool never becomes
 // unusable because of a worker. Workers run in process groups of their own
-// and, on Linux, are killed by the kernel if the parent dies, even by
-// SIGKILL; elsewhere they exit as soon as their pipe from the parent ends.
+// and, on Linux, die with every process below them if the parent dies,
+// even by SIGKILL; elsewhere they kill their group and exit as soon as
+// their pipe from the parent ends (see the package documentation, "No
+// orphans").
 //
 // A Pool is safe for concurrent use and must not be copied. It must be
 // closed with [Pool.Close], after the calls made through it have returned:
@@ -78,14 +82,19 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
+	fingerprint() // taken now, if Main did not
 	exe, err := executable()
 	if err != nil {
 		return nil, fmt.Errorf("subprocess: finding the program to run as workers: %w", err)
 	}
-	// The workers share the parent's cores instead of each taking them all
-	// (Env may say otherwise: the last entry for a key wins).
-	procs := fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/cfg.workers))
-	env := append(append(os.Environ(), procs), cfg.env...)
+	// The workers share the parent's cores instead of each taking them all,
+	// unless Env sets GOMAXPROCS. The limit travels in a private variable
+	// that Main removes, so that programs the workers start do not inherit
+	// it as a GOMAXPROCS of their own.
+	env := append(os.Environ(), cfg.env...)
+	if !slices.ContainsFunc(cfg.env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
+		env = append(env, fmt.Sprintf("%s=%d", envProcs, max(1, runtime.GOMAXPROCS(0)/cfg.workers)))
+	}
 	p := &Pool{
 		cfg:       cfg,
 		ctx:       ctx,
@@ -138,6 +147,9 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			return fmt.Errorf("subprocess: %s: the result must be decoded into a non-nil pointer, not %T", fn, out)
 		}
 	}
+	if len(fn) > maxName {
+		return fmt.Errorf("subprocess: function name of %d bytes is longer than the %d bytes a call can carry", len(fn), maxName)
+	}
 	for {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -153,14 +165,17 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		}
 		h := header{kind: kindCall, id: c.id, name: fn}
 		if d, ok := ctx.Deadline(); ok {
-			h.deadline = d.UnixNano()
+			h.deadline = d
 		}
-		if err := w.fw.send(h, in, true); err != nil {
+		if err := w.fw.send(ctx, h, in); err != nil {
 			if w.unregister(c) {
 				p.release(w)
 				putCall(c)
 				if errors.Is(err, errWriterClosed) {
 					continue // the worker died; nothing was sent
+				}
+				if errors.Is(err, errSendCancelled) {
+					return context.Cause(ctx) // the worker dropped the input
 				}
 				return fmt.Errorf("subprocess: %s: cannot encode input of type %T: %w", fn, in, err)
 			}
@@ -181,7 +196,7 @@ func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 	case <-ctx.Done():
 	}
 	cause := context.Cause(ctx)
-	w.fw.send(header{kind: kindCancel, id: c.id}, NewWireError(cause), true)
+	w.fw.sendCancel(c.id, cause)
 	t := time.NewTimer(p.cfg.grace)
 	select {
 	case <-c.done:
@@ -196,7 +211,8 @@ func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 }
 
 // acquire picks the live worker with the fewest calls in flight, waiting
-// for one if there is none (after a crash, while its replacement starts).
+// for one if there is none (after a crash, while its replacement starts)
+// or if all run as many calls as CallsPerWorker allows.
 func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 	p.mu.Lock()
 	for {
@@ -210,6 +226,9 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 		}
 		var best *worker
 		for _, w := range p.live {
+			if p.cfg.perWorker > 0 && w.inflight >= p.cfg.perWorker {
+				continue
+			}
 			if best == nil || w.inflight < best.inflight {
 				best = w
 			}
@@ -223,7 +242,7 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 			p.mu.Unlock()
 			return best, nil
 		}
-		if err := p.startErr; err != nil {
+		if err := p.startErr; err != nil && len(p.live) == 0 {
 			p.mu.Unlock()
 			return nil, err
 		}
@@ -244,6 +263,9 @@ func (p *Pool) release(w *worker) {
 	w.inflight--
 	if !w.live && w.inflight == 0 {
 		p.stopLocked(w)
+	}
+	if w.live && p.cfg.perWorker > 0 {
+		p.broadcastLocked() // a call may be waiting for a free worker
 	}
 	p.mu.Unlock()
 }

@@ -313,7 +313,8 @@ func TestKillForStuckCallFailsCoResidentCalls(t *testing.T) {
 	assert.Equal(t, pid, ce.Pid)
 	assert.Equal(t, "terminated", ce.Signal)
 	assert.Equal(t, "spin did not return within 100ms of its cancellation", ce.Reason)
-	assert.EqualError(t, err, fmt.Sprintf(`subprocess: worker %d running block was killed by signal "terminated" (spin did not return within 100ms of its cancellation)`, pid))
+	assert.Equal(t, 1, ce.Concurrent, "it ran beside the stuck call")
+	assert.EqualError(t, err, fmt.Sprintf(`subprocess: worker %d running block beside 1 other call was killed by signal "terminated" (spin did not return within 100ms of its cancellation)`, pid))
 }
 
 func TestCancelCooperativeCallKeepsWorker(t *testing.T) {
@@ -358,10 +359,28 @@ func TestDeadlineReachesWorker(t *testing.T) {
 
 func TestParentKilledLeavesNoOrphans(t *testing.T) {
 	t.Parallel()
+	pids := killHarness(t, "harness")
+	require.Len(t, pids, 3, "two workers and a Command child")
+}
+
+// TestParentKilledLeavesNoGrandchildren checks that the programs a worker
+// function starts with plain os/exec, in the worker's process group or in
+// one of their own, die with a parent killed by SIGKILL.
+func TestParentKilledLeavesNoGrandchildren(t *testing.T) {
+	t.Parallel()
+	pids := killHarness(t, "tree-harness")
+	require.Len(t, pids, 3, "a worker and two sleeps")
+}
+
+// killHarness runs the test binary as a harness in the given mode, reads
+// the pids it prints, kills it with SIGKILL and checks that all those
+// processes are gone within 5s.
+func killHarness(t *testing.T, mode string) []int {
+	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	harness := exec.Command(exe)
-	harness.Env = append(os.Environ(), envMode+"=harness")
+	harness.Env = append(os.Environ(), envMode+"="+mode)
 	harness.Stderr = os.Stderr
 	stdout, err := harness.StdoutPipe()
 	require.NoError(t, err)
@@ -378,7 +397,6 @@ func TestParentKilledLeavesNoOrphans(t *testing.T) {
 		require.NoError(t, err)
 		pids = append(pids, pid)
 	}
-	require.Len(t, pids, 3, "two workers and a Command child")
 	for _, pid := range pids {
 		require.False(t, gone(pid), "pid %d should be running", pid)
 	}
@@ -387,8 +405,12 @@ func TestParentKilledLeavesNoOrphans(t *testing.T) {
 	start := time.Now()
 	harness.Wait()
 	alive := waitGone(5*time.Second, pids...)
+	for _, pid := range alive {
+		syscall.Kill(pid, syscall.SIGKILL) // leave nothing behind ourselves
+	}
 	assert.Empty(t, alive, "processes outlived their killed parent")
-	t.Logf("children of the killed harness gone after %v", time.Since(start))
+	t.Logf("descendants of the killed harness gone after %v", time.Since(start))
+	return pids
 }
 
 func TestMaxTasksPerWorker(t *testing.T) {
@@ -587,6 +609,7 @@ func TestOptionMisuse(t *testing.T) {
 	assert.PanicsWithValue(t, "subprocess: Workers(n) with n < 1", func() { subprocess.Workers(0) })
 	assert.PanicsWithValue(t, "subprocess: MaxTasksPerWorker(k) with k < 0", func() { subprocess.MaxTasksPerWorker(-1) })
 	assert.PanicsWithValue(t, "subprocess: StderrTail(n) with n < 0", func() { subprocess.StderrTail(-1) })
+	assert.PanicsWithValue(t, "subprocess: CallsPerWorker(k) with k < 0", func() { subprocess.CallsPerWorker(-1) })
 	assert.PanicsWithValue(t, "subprocess: CancelGrace(d) with d <= 0", func() { subprocess.CancelGrace(0) })
 	assert.PanicsWithValue(t, "subprocess: Env entry FOO is not of the form key=value", func() { subprocess.Env("FOO") })
 	assert.PanicsWithValue(t, "subprocess: nil Context", func() {

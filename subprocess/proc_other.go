@@ -29,3 +29,11 @@ func executable() (string, error) { return os.Executable() }
 func workerFiles() (r, w *os.File, err error) {
 	return nil, nil, errors.ErrUnsupported
 }
+
+func workerAttr() *syscall.SysProcAttr { return groupAttr() }
+
+func watchParent() {}
+
+func parentGone() bool { return false }
+
+func orphaned() {}

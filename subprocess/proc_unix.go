@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"syscall"
+	"time"
 )
 
 // poolSupported reports whether worker pools work here: they pass their
@@ -74,4 +76,46 @@ func workerFiles() (r, w *os.File, err error) {
 		}
 	}
 	return os.NewFile(workerReadFD, "subprocess-in"), os.NewFile(workerWriteFD, "subprocess-out"), nil
+}
+
+// parentPid is the worker's parent when Main started.
+var parentPid int
+
+// watchParent makes the worker take its process tree down with it when
+// its parent dies. On Linux the parent's death sends SIGHUP (see
+// workerAttr); a SIGHUP from anyone else takes its default action, as if
+// it were not caught. serve calls orphaned too when the stream from the
+// parent ends and the parent is gone, which is how workers elsewhere learn
+// of it. SIGTERM, which the pool sends to stop a worker, is not caught:
+// it ends the worker at once, and the pool then kills the worker's group.
+func watchParent() {
+	parentPid = os.Getppid()
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	go func() {
+		<-ch
+		// The signal comes when the thread that started the worker
+		// exits, which may be a moment before its whole process has
+		// gone (until then the worker still has it for a parent).
+		for range 200 {
+			if parentGone() {
+				orphaned()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		signal.Reset(syscall.SIGHUP)
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	}()
+}
+
+// parentGone reports whether the worker's parent has died (it was
+// reparented).
+func parentGone() bool { return os.Getppid() != parentPid }
+
+// orphaned kills the programs the worker's functions started, all of its
+// descendants on Linux and its process group elsewhere, and the worker.
+func orphaned() {
+	killDescendants()
+	syscall.Kill(0, syscall.SIGKILL) // the worker's group, the worker last
+	os.Exit(3)
 }

@@ -12,5 +12,11 @@ import (
 // exit at once.
 func setPdeathsig(*syscall.SysProcAttr) {}
 
+func workerAttr() *syscall.SysProcAttr { return groupAttr() }
+
 // executable returns the path of this program's binary.
 func executable() (string, error) { return os.Executable() }
+
+// killDescendants does nothing: without /proc, a worker only kills its
+// process group.
+func killDescendants() {}

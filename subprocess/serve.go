@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -15,6 +17,10 @@ import (
 const envWorker = "NURSERY_SUBPROCESS_WORKER"
 
 var workerEnv = envWorker + "=" + fmt.Sprint(protoVersion)
+
+// envProcs gives a worker its GOMAXPROCS. It is not GOMAXPROCS itself,
+// which programs the worker starts would inherit.
+const envProcs = "NURSERY_SUBPROCESS_GOMAXPROCS"
 
 // servedMain is set when Main starts serving, so that NewPool can tell a
 // worker that forgot to call Main (and would otherwise run the program
@@ -37,18 +43,26 @@ var servedMain atomic.Bool
 // (that is how they know the registered functions), so keep side effects
 // out of init functions and package-level variables.
 func Main() {
+	fingerprint() // taken now, after package initialization
 	v, ok := os.LookupEnv(envWorker)
 	if !ok {
 		return
 	}
 	// Programs the worker's functions start must not take themselves for
-	// workers.
+	// workers, nor inherit the worker's share of the cores.
 	os.Unsetenv(envWorker)
+	if s, ok := os.LookupEnv(envProcs); ok {
+		os.Unsetenv(envProcs)
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			runtime.GOMAXPROCS(n)
+		}
+	}
 	if envWorker+"="+v != workerEnv {
 		fmt.Fprintf(os.Stderr, "subprocess: worker started with protocol %q, want %d\n", v, protoVersion)
 		os.Exit(2)
 	}
 	servedMain.Store(true)
+	watchParent()
 	r, w, err := workerFiles()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -70,7 +84,7 @@ type server struct {
 // nobody waits for their results: the worker exits at once.
 func serve(r io.Reader, w io.WriteCloser) int {
 	s := &server{fw: newFrameWriter(w), calls: make(map[uint64]context.CancelCauseFunc)}
-	if err := s.fw.send(header{kind: kindHello, id: protoVersion}, nil, false); err != nil {
+	if err := s.fw.sendPriority(kindHello, protoVersion, []byte(fingerprint())); err != nil {
 		return 2
 	}
 	fr := newFrameReader(r)
@@ -80,25 +94,30 @@ func serve(r io.Reader, w io.WriteCloser) int {
 			s.mu.Lock()
 			busy := len(s.calls)
 			s.mu.Unlock()
-			if err == io.EOF && busy == 0 {
-				return 0
+			if parentGone() || err == io.EOF && busy > 0 {
+				// The parent died (the pool closes the stream of
+				// an idle worker only): take everything down.
+				orphaned()
 			}
 			if err != io.EOF {
 				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
+			}
+			// Programs left running by functions that returned die
+			// with the worker, even out of its process group (which
+			// the pool kills when it has reaped the worker).
+			killDescendants()
+			if err == io.EOF {
+				return 0
 			}
 			return 3
 		}
 		switch f.kind {
 		case kindCall:
-			if err := s.start(fr, f); err != nil {
-				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
-				return 3
-			}
+			s.start(fr, f)
 		case kindCancel:
 			var we WireError
-			if err := fr.decode(&we); err == errDesync {
-				fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)
-				return 3
+			if err := decodeSelf(f.payload, &we); err != nil {
+				we = WireError{Message: "cancelled (the cause failed to decode: " + err.Error() + ")", Sentinels: []string{"context.Canceled"}}
 			}
 			s.mu.Lock()
 			cancel := s.calls[f.id]
@@ -106,6 +125,8 @@ func serve(r io.Reader, w io.WriteCloser) int {
 			if cancel != nil {
 				cancel(we.Err(""))
 			}
+		case kindReset:
+			s.fw.resetReq.Store(true)
 		default:
 			fmt.Fprintf(os.Stderr, "subprocess: worker %d: protocol error: frame kind %d\n", os.Getpid(), f.kind)
 			return 3
@@ -113,26 +134,21 @@ func serve(r io.Reader, w io.WriteCloser) int {
 	}
 }
 
-// start decodes a call and runs it on a goroutine of its own. Only a
-// stream that can no longer be trusted is an error; a call that cannot be
-// served gets an error reply.
-func (s *server) start(fr *frameReader, f frame) error {
+// start decodes a call and runs it on a goroutine of its own. A call that
+// cannot be served, because its function is unknown or its input fails to
+// decode, gets an error reply; the stream goes on.
+func (s *server) start(fr *frameReader, f frame) {
 	h, ok := lookupBytes(f.name)
 	if !ok {
-		if err := fr.decode(nil); err == errDesync {
-			return err
-		}
-		s.reply(f.id, "", nil, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
+		failed := fr.decode(nil) != nil
+		go s.refuse(f.id, "", failed, fmt.Errorf("%w %q in worker %d: register functions during package initialization, so that every process has them",
 			ErrUnknownFunc, f.name, os.Getpid()))
-		return nil
+		return
 	}
 	in := h.NewInput()
 	if err := fr.decode(in); err != nil {
-		if err == errDesync {
-			return err
-		}
-		s.reply(f.id, h.name, nil, fmt.Errorf("subprocess: %s: decoding input in the worker: %w", h.name, err))
-		return nil
+		go s.refuse(f.id, h.name, true, fmt.Errorf("subprocess: %s: decoding the input in the worker: %w%s", h.name, err, registerHint(err)))
+		return
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stop := func() { cancel(nil) }
@@ -145,7 +161,18 @@ func (s *server) start(fr *frameReader, f frame) error {
 	s.calls[f.id] = cancel
 	s.mu.Unlock()
 	go s.run(ctx, stop, f.id, h, in)
-	return nil
+}
+
+// refuse replies to a call that cannot run, first asking the parent for a
+// new encoder if its input failed to decode (so that the parent's next
+// call, sent after this reply, has one). It runs on a goroutine of its
+// own: the reader must not wait for the stream to the parent, which may be
+// full while the parent waits for room in the stream to the worker.
+func (s *server) refuse(id uint64, fn string, failed bool, err error) {
+	if failed {
+		s.fw.sendPriority(kindReset, 0, nil)
+	}
+	s.reply(id, fn, nil, err)
 }
 
 // run runs one call and replies. The reply is sent from a deferred call so
@@ -175,13 +202,13 @@ func (s *server) run(ctx context.Context, stop func(), id uint64, h *Handler, in
 // reply sends a call's result, or its error.
 func (s *server) reply(id uint64, fn string, out any, err error) {
 	if err == nil {
-		err = s.fw.send(header{kind: kindResult, id: id}, out, true)
+		err = s.fw.send(context.Background(), header{kind: kindResult, id: id}, out)
 		if err == nil || errors.Is(err, errWriterClosed) {
 			return
 		}
 		err = fmt.Errorf("subprocess: %s: cannot encode result of type %T: %w", fn, out, err)
 	}
-	if err := s.fw.send(header{kind: kindError, id: id}, NewWireError(err), true); err != nil && !errors.Is(err, errWriterClosed) {
+	if err := s.fw.send(context.Background(), header{kind: kindError, id: id}, NewWireError(err)); err != nil && !errors.Is(err, errWriterClosed) {
 		// A WireError always encodes; if it did not, the stream is
 		// broken and the parent will see the worker exit.
 		fmt.Fprintf(os.Stderr, "subprocess: worker %d: %v\n", os.Getpid(), err)

@@ -3,6 +3,7 @@ package subprocess_test
 //lint:file-ignore U1000 the unexported fields of the checkType cases are only seen by reflection
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,6 +131,10 @@ func TestCrashErrorText(t *testing.T) {
 			"subprocess: worker 10 running f exited with code 3; stderr: last words"},
 		{"signal", &subprocess.CrashError{Func: "f", ExitCode: -1, Signal: "killed", Pid: 10},
 			`subprocess: worker 10 running f was killed by signal "killed"`},
+		{"beside one", &subprocess.CrashError{Func: "f", ExitCode: 2, Pid: 10, Concurrent: 1},
+			"subprocess: worker 10 running f beside 1 other call exited with code 2"},
+		{"beside more", &subprocess.CrashError{Func: "f", ExitCode: 2, Pid: 10, Concurrent: 5},
+			"subprocess: worker 10 running f beside 5 other calls exited with code 2"},
 		{"killed by the pool", &subprocess.CrashError{Func: "f", ExitCode: -1, Signal: "terminated", Pid: 10, Reason: "g did not return"},
 			`subprocess: worker 10 running f was killed by signal "terminated" (g did not return)`},
 	}
@@ -247,14 +252,36 @@ func TestFramesAfterEncodeFailure(t *testing.T) {
 	assert.Equal(t, outer{In: inner{7, 8}, V: 9}, o2)
 }
 
-func FuzzReadFrames(f *testing.F) {
+// FuzzFrame feeds the frame reader what a broken or hostile peer might
+// send: it must return an error or frames, never panic, hang or allocate
+// without bound. It also checks that what a frame writer writes reads back
+// intact, whole or cut into pieces.
+func FuzzFrame(f *testing.F) {
 	good, _ := subprocess.WriteFrames("hello", pair{1, 2}, box{V: 3})
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte{0, 0, 0, 10, 2, 1, 0, 0, 0, 0, 0, 0, 0, 1})
+	pieces, _ := subprocess.WriteFrames(make([]byte, 600<<10), "after")
+	f.Add(pieces[:1<<10])                  // the first piece, cut short
+	f.Add(append(pieces[:0:0], pieces...)) // a frame in three pieces
+	refused, _ := subprocess.WriteFrames(box{V: unregistered{1}}, "next")
+	f.Add(refused)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		// Garbage must give an error, never a panic or a hang.
-		err := subprocess.ReadFrames(b)
-		require.Error(t, err)
+		// Garbage gives an error at the end at the latest.
+		var s string
+		require.Error(t, subprocess.ReadFrames(b, &s))
+
+		// What a writer writes reads back.
+		for _, v := range [][]byte{b, bytes.Repeat(b, 1+(300<<10)/(len(b)+1))} {
+			enc, errs := subprocess.WriteFrames(v, string(b))
+			require.NoError(t, errors.Join(errs...))
+			var got []byte
+			var str string
+			err := subprocess.ReadFrames(enc, &got, &str)
+			require.ErrorIs(t, err, io.EOF)
+			require.Equal(t, len(v), len(got))
+			require.True(t, bytes.Equal(v, got))
+			require.Equal(t, string(b), str)
+		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -78,7 +79,7 @@ func (p *Pool) newWorker() (*worker, error) {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  []*os.File{toR, fromW}, // fds 3 and 4
-		SysProcAttr: groupAttr(),
+		SysProcAttr: workerAttr(),
 		WaitDelay:   p.cfg.grace,
 	}
 	if p.cfg.stderrTail > 0 {
@@ -98,6 +99,7 @@ func (p *Pool) newWorker() (*worker, error) {
 	}
 	w.pid = w.cmd.Process.Pid
 	w.fw = newFrameWriter(toW)
+	w.fw.limit = p.cfg.frameLimit
 	w.fr = newFrameReader(fromR)
 	p.mu.Lock()
 	p.all[w] = struct{}{}
@@ -115,8 +117,8 @@ func (p *Pool) newWorker() (*worker, error) {
 	f, err := w.fr.next()
 	watchdog.Stop()
 	stopWatch()
-	if err == nil && (f.kind != kindHello || f.id != protoVersion) {
-		err = fmt.Errorf("protocol error: first frame of kind %d, version %d", f.kind, f.id)
+	if err == nil {
+		err = checkHello(f)
 	}
 	if err != nil {
 		w.fw.close()
@@ -314,20 +316,27 @@ func (w *worker) read() {
 				StderrTail: tail,
 				Pid:        w.pid,
 				Reason:     reason,
+				Concurrent: len(pending) - 1,
 			}
 		}
 		c.done <- struct{}{}
 	}
 }
 
-// readLoop delivers replies until the stream fails.
+// readLoop delivers replies until the stream fails. A reply that fails to
+// decode fails its call only.
 func (w *worker) readLoop() error {
 	for {
 		f, err := w.fr.next()
 		if err != nil {
 			return err
 		}
-		if f.kind != kindResult && f.kind != kindError {
+		switch f.kind {
+		case kindResult, kindError:
+		case kindReset:
+			w.fw.resetReq.Store(true)
+			continue
+		default:
 			return fmt.Errorf("subprocess: protocol error: frame kind %d from worker", f.kind)
 		}
 		w.mu.Lock()
@@ -335,27 +344,44 @@ func (w *worker) readLoop() error {
 		delete(w.pending, f.id)
 		w.mu.Unlock()
 		if c == nil {
-			if err := w.fr.decode(nil); err == errDesync {
-				return err
+			if err := w.fr.decode(nil); err != nil {
+				w.askReset()
 			}
 			continue
 		}
 		var derr error
 		if f.kind == kindResult {
 			if derr = w.fr.decode(c.out); derr != nil {
-				c.err = fmt.Errorf("subprocess: %s: decoding result: %w", c.fn, derr)
+				c.err = fmt.Errorf("subprocess: %s: decoding the result in the parent: %w%s", c.fn, derr, registerHint(derr))
 			}
 		} else {
 			var we WireError
 			if derr = w.fr.decode(&we); derr != nil {
-				c.err = fmt.Errorf("subprocess: %s: decoding error: %w", c.fn, derr)
+				c.err = fmt.Errorf("subprocess: %s: decoding the error in the parent: %w", c.fn, derr)
 			} else {
 				c.err = we.Err(c.fn)
 			}
 		}
-		c.done <- struct{}{} // c may be reused from here on
-		if derr == errDesync {
-			return derr
+		if derr != nil {
+			w.askReset()
 		}
+		c.done <- struct{}{} // c may be reused from here on
 	}
+}
+
+// askReset asks the worker for a new encoder after a reply failed to
+// decode. It sends from a goroutine of its own: the reader must not wait
+// for the stream to the worker, which may be full while the worker waits
+// for room in the stream to the parent.
+func (w *worker) askReset() {
+	w.p.wg.Go(func() { w.fw.sendPriority(kindReset, 0, nil) })
+}
+
+// registerHint explains gob's complaint about a type missing from its
+// registry.
+func registerHint(err error) string {
+	if strings.Contains(err.Error(), "not registered for interface") {
+		return " (register the type with gob.Register during package initialization, so that every process has it)"
+	}
+	return ""
 }
