@@ -8,8 +8,10 @@ import (
 )
 
 var (
-	// ErrNoWorkers is the error of a call made when no worker has been
-	// heard from for a lease (see [Lease]).
+	// ErrNoWorkers is the error of a call made, or waiting for a worker
+	// with room, when no worker has been heard from for a lease (see
+	// [Lease]): a call waiting for the room of a worker that dies fails
+	// with it as soon as the pool forgets that worker.
 	ErrNoWorkers = errors.New("natsexec: no workers")
 
 	// ErrDisconnected is matched by the error of a call made while the

@@ -12,3 +12,10 @@ func RoundTrip(enc, dec any, v, out any) error {
 
 // NewCodec returns a codec.
 func NewCodec() any { return newCodec() }
+
+// Waiters returns how many calls wait for a worker with room.
+func Waiters(p *Pool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiters
+}

@@ -43,6 +43,7 @@ type Pool struct {
 
 	mu      sync.Mutex
 	workers map[string]*remote // by token
+	heard   time.Time          // last news of any worker, or the pool's start
 	calls   map[uint64]*call
 	closed  bool
 	waiters int           // goroutines waiting on changed
@@ -106,6 +107,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 		stop:    make(chan struct{}),
 		watched: make(chan struct{}),
 		workers: make(map[string]*remote),
+		heard:   time.Now(),
 		calls:   make(map[uint64]*call),
 		changed: make(chan struct{}),
 	}
@@ -292,11 +294,20 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 		}
 		if known {
 			noWorkersC = nil
-		} else if noWorkersC == nil {
+		} else {
+			// No worker known: fail once none has been heard from for a
+			// lease. A worker is forgotten only a lease after its last
+			// news, so that a call waiting for the room of a worker
+			// that died fails as soon as the worker is forgotten.
+			left := p.cfg.lease - time.Since(p.heard)
+			if left <= 0 {
+				p.mu.Unlock()
+				return nil, p.noWorkersError(fn)
+			}
 			if noWorkers == nil {
-				noWorkers = time.NewTimer(p.cfg.lease)
+				noWorkers = time.NewTimer(left)
 			} else {
-				noWorkers.Reset(p.cfg.lease)
+				noWorkers.Reset(left)
 			}
 			noWorkersC = noWorkers.C
 		}
@@ -311,14 +322,16 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 			p.mu.Unlock()
 			return nil, context.Cause(ctx)
 		case <-noWorkersC:
-			p.mu.Lock()
-			p.waiters--
-			p.mu.Unlock()
-			return nil, fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v", fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease)
 		}
 		p.mu.Lock()
 		p.waiters--
 	}
+}
+
+// noWorkersError is the error of a call made while no worker is known.
+// p.mu must be held.
+func (p *Pool) noWorkersError(fn string) error {
+	return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v", fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease)
 }
 
 // signal wakes the calls waiting for room. p.mu must be held.
@@ -388,6 +401,7 @@ func (p *Pool) onReply(m *nats.Msg) {
 			p.mu.Lock()
 			if c := p.calls[id]; c != nil {
 				c.w.gone = true
+				p.signal()
 			}
 			p.mu.Unlock()
 			p.complete(id, reply{kind: kindNoResponders})
@@ -435,7 +449,7 @@ func (p *Pool) onRenew(b []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w := p.workers[string(token)]; w != nil {
-		w.heard = now
+		w.heard, p.heard = now, now
 	}
 	for range n {
 		id := r.uint()
@@ -465,6 +479,7 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 		if w != nil {
 			w.gone = true
 			delete(p.workers, h.token)
+			p.signal() // calls waiting for its room may have no worker left
 		}
 		return
 	}
@@ -478,6 +493,7 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 	w.name, w.capacity = h.name, h.capacity
 	w.lease = max(p.cfg.lease, 3*h.interval)
 	w.heard = time.Now()
+	p.heard = w.heard
 	w.gone = false
 	w.full = h.running >= h.capacity
 	p.signal()
@@ -531,6 +547,9 @@ func (p *Pool) watch() {
 			if !behind && now.Sub(w.heard) > max(w.lease, p.cfg.lease) {
 				w.gone = true
 				delete(p.workers, token)
+				// The calls waiting for its room may have no worker
+				// left: wake them to fail with ErrNoWorkers.
+				p.signal()
 			}
 		}
 		p.mu.Unlock()
