@@ -19,6 +19,16 @@ var (
 	// went down (as a *[WorkerLostError]): their results cannot arrive.
 	ErrDisconnected = errors.New("natsexec: not connected to NATS")
 
+	// ErrTooLarge is matched by the error of a call whose input, result
+	// or error does not fit in one NATS message (the server's
+	// max_payload, 1 MiB by default). Such a call fails at once and is
+	// never retried: an input that is too large is not sent; a result that
+	// is too large is replaced by a short error naming its size and the
+	// limit; an error whose text (or stack) is too large arrives cut short,
+	// matching its sentinels and ErrTooLarge too. It is registered with
+	// subprocess.RegisterError.
+	ErrTooLarge = subprocess.RegisterError("natsexec.ErrTooLarge", errors.New("natsexec: message above the NATS server's max_payload"))
+
 	// ErrWorkerStopped is the cause with which a stopping worker cancels
 	// the calls still running after its [ShutdownGrace]. It is registered
 	// with subprocess.RegisterError, so that the error of a call that

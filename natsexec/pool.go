@@ -206,6 +206,10 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		b = binary.AppendUvarint(b, uint64(timeout))
 		b = appendString(b, fn)
 		b = append(b, input...)
+		if limit := p.nc.MaxPayload(); int64(len(b)) > limit {
+			p.complete(c.id, reply{})
+			return fmt.Errorf("natsexec: %s: the input, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, len(b), limit, ErrTooLarge)
+		}
 		msg := &nats.Msg{Subject: c.w.subject, Reply: p.inbox + "." + strconv.FormatUint(c.id, 10), Data: b}
 		if err := p.nc.PublishMsg(msg); err != nil {
 			p.complete(c.id, reply{})
@@ -366,8 +370,12 @@ func (p *Pool) wait(ctx context.Context, c *call) reply {
 
 // cancel asks the call's worker to cancel it with cause.
 func (p *Pool) cancel(c *call, cause error) {
-	b := appendString([]byte{kindCancel}, p.inbox+"."+strconv.FormatUint(c.id, 10))
-	b, err := p.codec.appendEncode(b, subprocess.NewWireError(cause))
+	head := appendString([]byte{kindCancel}, p.inbox+"."+strconv.FormatUint(c.id, 10))
+	we := subprocess.NewWireError(cause)
+	b, err := p.codec.appendEncode(head, we)
+	if limit := int(p.nc.MaxPayload()); err == nil && len(b) > limit {
+		b, err = p.codec.appendEncode(head[:len(head):len(head)], shrinkWireError(we, len(b), limit))
+	}
 	if err == nil {
 		p.nc.Publish(c.w.subject, b)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,24 +287,65 @@ func (s *server) call(ctx context.Context, fn string, input []byte) (any, error)
 	return h.Call(ctx, in)
 }
 
-// reply sends a call's result, or its error.
+// reply sends a call's result, or its error. A reply that does not fit in
+// a NATS message is replaced by a short error saying so: dropping it would
+// leave the caller waiting for a lease, then deeming a healthy worker lost
+// (and running an idempotent function again).
 func (s *server) reply(subject, fn string, free int, out any, err error) {
+	limit := int(s.nc.MaxPayload())
 	if err == nil {
 		b := binary.AppendUvarint([]byte{kindResult}, uint64(free))
 		if b, err = s.codec.appendEncode(b, out); err == nil {
-			s.nc.Publish(subject, b)
-			return
+			if len(b) <= limit {
+				s.nc.Publish(subject, b)
+				return
+			}
+			err = fmt.Errorf("natsexec: %s: the result, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, len(b), limit, ErrTooLarge)
+		} else {
+			err = fmt.Errorf("natsexec: %s: cannot encode result of type %T: %w", fn, out, err)
 		}
-		err = fmt.Errorf("natsexec: %s: cannot encode result of type %T: %w", fn, out, err)
 	}
-	b := binary.AppendUvarint([]byte{kindError}, uint64(free))
-	b, encErr := s.codec.appendEncode(b, subprocess.NewWireError(err))
-	if encErr != nil {
-		// A WireError is plain data; this cannot happen.
-		panic(fmt.Sprintf("natsexec: cannot encode a WireError: %v", encErr))
+	head := binary.AppendUvarint([]byte{kindError}, uint64(free))
+	b := s.encodeWireError(head, subprocess.NewWireError(err))
+	if len(b) > limit {
+		b = s.encodeWireError(head, shrinkWireError(subprocess.NewWireError(err), len(b), limit))
 	}
 	s.nc.Publish(subject, b)
 }
+
+func (s *server) encodeWireError(head []byte, we *subprocess.WireError) []byte {
+	b, err := s.codec.appendEncode(head[:len(head):len(head)], we)
+	if err != nil {
+		// A WireError is plain data; this cannot happen.
+		panic(fmt.Sprintf("natsexec: cannot encode a WireError: %v", err))
+	}
+	return b
+}
+
+// keptText is how much of an error's text and stack a reply keeps when
+// the whole error does not fit in a NATS message.
+const keptText = 1 << 10
+
+// shrinkWireError returns we cut short to well under limit bytes, saying
+// so and matching ErrTooLarge as well as we's sentinels.
+func shrinkWireError(we *subprocess.WireError, size, limit int) *subprocess.WireError {
+	short := *we
+	if len(short.Message) > keptText {
+		short.Message = short.Message[:keptText] + "..."
+	}
+	short.Message += fmt.Sprintf(" [cut short by natsexec: the error, %d bytes, is above the NATS server's max_payload of %d bytes]", size, limit)
+	if len(short.Stack) > keptText {
+		short.Stack = short.Stack[:keptText]
+	}
+	if len(short.Sentinels) > 64 {
+		short.Sentinels = short.Sentinels[:64]
+	}
+	short.Sentinels = append(short.Sentinels[:len(short.Sentinels):len(short.Sentinels)], subprocess.NewWireError(ErrTooLarge).Sentinels...)
+	return &short
+}
+
+// renewChunk is the most call ids one renewal carries.
+const renewChunk = 1000
 
 // renew tells each pool with calls running here which of them are, so that
 // their leases do not run out.
@@ -315,11 +357,15 @@ func (s *server) renew() {
 	}
 	s.mu.Unlock()
 	for inbox, ids := range byInbox {
-		b := appendString([]byte{kindRenew}, s.token)
-		b = binary.AppendUvarint(b, uint64(len(ids)))
-		for _, id := range ids {
-			b = binary.AppendUvarint(b, id)
+		// At most 10 bytes an id: a renewal stays far below any
+		// max_payload.
+		for chunk := range slices.Chunk(ids, renewChunk) {
+			b := appendString([]byte{kindRenew}, s.token)
+			b = binary.AppendUvarint(b, uint64(len(chunk)))
+			for _, id := range chunk {
+				b = binary.AppendUvarint(b, id)
+			}
+			s.nc.Publish(inbox+".0", b)
 		}
-		s.nc.Publish(inbox+".0", b)
 	}
 }
