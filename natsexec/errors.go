@@ -19,6 +19,12 @@ var (
 	// went down (as a *[WorkerLostError]): their results cannot arrive.
 	ErrDisconnected = errors.New("natsexec: not connected to NATS")
 
+	// ErrProtocolMismatch is matched by the error of a call that found only
+	// workers speaking another version of natsexec's wire protocol (with
+	// [ErrNoWorkers]), or whose worker answered that it does not speak the
+	// pool's version: run one build of natsexec in every process.
+	ErrProtocolMismatch = errors.New("natsexec: workers and pool speak different protocol versions")
+
 	// ErrTooLarge is matched by the error of a call whose input, result
 	// or error does not fit in one NATS message (the server's
 	// max_payload, 1 MiB by default). Such a call fails at once and is

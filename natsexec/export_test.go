@@ -1,5 +1,10 @@
 package natsexec
 
+import (
+	"encoding/binary"
+	"time"
+)
+
 // RoundTrip encodes v with one codec and decodes it into out with another,
 // as a pool and a worker do.
 func RoundTrip(enc, dec any, v, out any) error {
@@ -37,3 +42,82 @@ func DecodeWire(c any, b []byte, v any) error { return c.(*codec).decode(b, v) }
 
 // EncodeWire returns the wire form of v, encoded by c.
 func EncodeWire(c any, v any) ([]byte, error) { return c.(*codec).appendEncode(nil, v) }
+
+// ForgeHeartbeat returns a heartbeat of this protocol version, or with
+// bye a goodbye carrying secret, saying what a hostile client wants.
+func ForgeHeartbeat(token, name string, capacity uint64, interval time.Duration, bye bool, secret []byte) []byte {
+	kind := kindHeartbeat
+	if bye {
+		kind = kindBye
+	}
+	b := appendString(newMsg(kind, 0), token)
+	b = appendString(b, name)
+	b = binary.AppendUvarint(b, capacity)
+	b = binary.AppendUvarint(b, 0)
+	b = binary.AppendUvarint(b, uint64(interval))
+	if bye {
+		b = binary.AppendUvarint(b, uint64(len(secret)))
+		b = append(b, secret...)
+	}
+	return b
+}
+
+// HeartbeatV0 returns a heartbeat of the unversioned protocol.
+func HeartbeatV0(token, name string, capacity int) []byte {
+	b := appendString([]byte{kindHeartbeat}, token)
+	b = appendString(b, name)
+	b = binary.AppendUvarint(b, uint64(capacity))
+	b = binary.AppendUvarint(b, 0)
+	return binary.AppendUvarint(b, uint64(time.Second))
+}
+
+// HeartbeatToken returns the token in a heartbeat of this version.
+func HeartbeatToken(b []byte) (string, error) {
+	_, kind, body, ok := head(b)
+	if !ok {
+		return "", errMalformed
+	}
+	h, err := parseHeartbeat(kind, body)
+	return h.token, err
+}
+
+// Message returns a message of protocol version v and the given kind.
+func Message(v int, kind byte, body []byte) []byte {
+	return append([]byte{protoBase + byte(v), kind}, body...)
+}
+
+// The kinds the tests forge.
+const (
+	KindCall     = kindCall
+	KindResult   = kindResult
+	KindMismatch = kindMismatch
+	KindPing     = kindPing
+	ProtoByte    = protoByte
+)
+
+// WorkerInfo returns what the pool believes of the worker with token.
+func WorkerInfo(p *Pool, token string) (capacity int, lease time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.workers[token]
+	if w == nil || w.gone {
+		return 0, 0, false
+	}
+	return w.capacity, w.lease, true
+}
+
+// WorkerTokens returns the tokens of the workers the pool knows.
+func WorkerTokens(p *Pool) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var tokens []string
+	for t, w := range p.workers {
+		if !w.gone {
+			tokens = append(tokens, t)
+		}
+	}
+	return tokens
+}
+
+// Inbox returns the pool's inbox.
+func Inbox(p *Pool) string { return p.inbox }

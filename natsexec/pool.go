@@ -42,8 +42,9 @@ type Pool struct {
 	watched chan struct{} // closed when watch returns
 
 	mu      sync.Mutex
-	workers map[string]*remote // by token
-	heard   time.Time          // last news of any worker, or the pool's start
+	workers map[string]*remote       // by token
+	heard   time.Time                // last news of any worker, or the pool's start
+	foreign map[string]foreignWorker // by name
 	calls   map[uint64]*call
 	closed  bool
 	waiters int           // goroutines waiting on changed
@@ -75,9 +76,10 @@ type call struct {
 
 // reply is how a call ended.
 type reply struct {
-	kind byte   // kindResult, kindError, kindBusy, or one of the below
-	data []byte // the result or the WireError, in the codec's form
-	err  error  // for kindLost
+	kind    byte   // kindResult, kindError, kindBusy, kindMismatch, or one of the below
+	data    []byte // the result or the WireError, in the codec's form
+	err     error  // for kindLost
+	version int    // for kindMismatch: the worker's protocol version
 }
 
 const (
@@ -108,6 +110,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 		watched: make(chan struct{}),
 		workers: make(map[string]*remote),
 		heard:   time.Now(),
+		foreign: make(map[string]foreignWorker),
 		calls:   make(map[uint64]*call),
 		changed: make(chan struct{}),
 	}
@@ -125,7 +128,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 	for _, s := range p.subs {
 		s.SetPendingLimits(-1, -1)
 	}
-	if err := nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", []byte{kindPing}); err != nil {
+	if err := nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", newMsg(kindPing, 0)); err != nil {
 		p.unsubscribe()
 		return nil, fmt.Errorf("natsexec: new pool: %w", err)
 	}
@@ -197,8 +200,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		if err != nil {
 			return err
 		}
-		b := make([]byte, 0, 16+len(fn)+len(input))
-		b = append(b, kindCall)
+		b := newMsg(kindCall, 16+len(fn)+len(input))
 		var timeout time.Duration
 		if d, ok := ctx.Deadline(); ok {
 			timeout = max(time.Until(d), 0) + 1
@@ -236,6 +238,9 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			return we.Err(fn)
 		case kindBusy, kindNoResponders:
 			continue // not run: send it again
+		case kindMismatch:
+			return fmt.Errorf("natsexec: %s: worker %s speaks protocol version %d, this pool version %d (run one build everywhere): %w",
+				fn, c.w.name, r.version, protocolVersion, ErrProtocolMismatch)
 		case kindLost:
 			if p.cfg.idempotent[fn] && lost == nil {
 				lost = c.w
@@ -335,7 +340,40 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 // noWorkersError is the error of a call made while no worker is known.
 // p.mu must be held.
 func (p *Pool) noWorkersError(fn string) error {
+	for name, f := range p.foreign {
+		if time.Since(f.heard) <= p.cfg.lease {
+			return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v; worker %s speaks protocol version %d, this pool version %d (run one build everywhere): %w",
+				fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease, name, f.version, protocolVersion, ErrProtocolMismatch)
+		}
+	}
 	return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v", fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease)
+}
+
+// foreignWorker is a worker heard from that speaks another version of the
+// protocol.
+type foreignWorker struct {
+	version int
+	heard   time.Time
+}
+
+// maxForeign bounds the workers of other versions a pool remembers.
+const maxForeign = 16
+
+// onForeign notes a heartbeat of another protocol version, to name its
+// worker in the error of calls that find no worker.
+func (p *Pool) onForeign(version int, kind byte, body []byte) {
+	if kind != kindHeartbeat {
+		return // the kind of a heartbeat is the same in every version
+	}
+	_, name, err := parseIdentity(body)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.foreign[name]; ok || len(p.foreign) < maxForeign {
+		p.foreign[name] = foreignWorker{version: version, heard: time.Now()}
+	}
 }
 
 // signal wakes the calls waiting for room. p.mu must be held.
@@ -370,7 +408,7 @@ func (p *Pool) wait(ctx context.Context, c *call) reply {
 
 // cancel asks the call's worker to cancel it with cause.
 func (p *Pool) cancel(c *call, cause error) {
-	head := appendString([]byte{kindCancel}, p.inbox+"."+strconv.FormatUint(c.id, 10))
+	head := appendString(newMsg(kindCancel, 0), p.inbox+"."+strconv.FormatUint(c.id, 10))
 	we := subprocess.NewWireError(cause)
 	b, err := p.codec.appendEncode(head, we)
 	if limit := int(p.nc.MaxPayload()); err == nil && len(b) > limit {
@@ -416,55 +454,55 @@ func (p *Pool) onReply(m *nats.Msg) {
 		}
 		return
 	}
+	version, kind, body, ok := head(m.Data)
+	if !ok {
+		return
+	}
 	if id == 0 {
-		switch m.Data[0] {
-		case kindRenew:
-			p.onRenew(m.Data[1:])
-		case kindHeartbeat:
-			p.onHeartbeat(m)
+		switch {
+		case kind == kindHeartbeat || version != protocolVersion:
+			p.onHeartbeat(m) // an answer to the ping
+		case kind == kindRenew:
+			p.onRenew(body)
 		}
 		return
 	}
-	kind := m.Data[0]
-	r := reader{b: m.Data[1:]}
-	free := r.uint()
-	if r.err != nil {
-		return
-	}
-	switch kind {
-	case kindResult, kindError, kindBusy:
+	var r reply
+	switch {
+	case version != protocolVersion || kind == kindMismatch:
+		r = reply{kind: kindMismatch, version: version}
+	case kind == kindResult, kind == kindError, kind == kindBusy:
+		free, data, err := parseReply(body)
+		if err != nil {
+			return
+		}
+		r = reply{kind: kind, data: data}
+		p.mu.Lock()
+		if c := p.calls[id]; c != nil {
+			c.w.heard = time.Now()
+			c.w.full = kind == kindBusy && free == 0
+		}
+		p.mu.Unlock()
 	default:
 		return
 	}
-	p.mu.Lock()
-	if c := p.calls[id]; c != nil {
-		c.w.heard = time.Now()
-		c.w.full = kind == kindBusy && free == 0
-	}
-	p.mu.Unlock()
-	p.complete(id, reply{kind: kind, data: r.b})
+	p.complete(id, r)
 }
 
 // onRenew renews the leases of the calls a worker says it is running.
 func (p *Pool) onRenew(b []byte) {
-	r := reader{b: b}
-	token := r.bytes()
-	n := r.uint()
-	if r.err != nil {
+	token, ids, err := parseRenew(b)
+	if err != nil {
 		return
 	}
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if w := p.workers[string(token)]; w != nil {
+	if w := p.workers[token]; w != nil {
 		w.heard, p.heard = now, now
 	}
-	for range n {
-		id := r.uint()
-		if r.err != nil {
-			return
-		}
-		if c := p.calls[id]; c != nil && c.w.token == string(token) {
+	for _, id := range ids {
+		if c := p.calls[id]; c != nil && c.w.token == token {
 			c.lastSeen = now
 		}
 	}
@@ -472,26 +510,33 @@ func (p *Pool) onRenew(b []byte) {
 
 // onHeartbeat learns of workers, and of the room they have.
 func (p *Pool) onHeartbeat(m *nats.Msg) {
-	if len(m.Data) == 0 {
+	version, kind, body, ok := head(m.Data)
+	if !ok {
 		return
 	}
-	kind := m.Data[0]
-	h, err := parseHeartbeat(m.Data[1:])
-	if err != nil || h.capacity < 1 {
+	if version != protocolVersion {
+		p.onForeign(version, kind, body)
+		return
+	}
+	if kind != kindHeartbeat && kind != kindBye {
+		return
+	}
+	h, err := parseHeartbeat(kind, body)
+	if err != nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	w := p.workers[h.token]
 	if kind == kindBye {
-		if w != nil {
+		// Only the worker knows the secret behind its token, until it
+		// says goodbye: a goodbye forged by a client that learnt the
+		// token (from a heartbeat) is ignored.
+		if w != nil && tokenFor(h.secret) == h.token {
 			w.gone = true
 			delete(p.workers, h.token)
 			p.signal() // calls waiting for its room may have no worker left
 		}
-		return
-	}
-	if kind != kindHeartbeat {
 		return
 	}
 	if w == nil {
@@ -499,7 +544,7 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 		p.workers[h.token] = w
 	}
 	w.name, w.capacity = h.name, h.capacity
-	w.lease = max(p.cfg.lease, 3*h.interval)
+	w.lease = max(p.cfg.lease, 3*h.interval) // the interval is at most maxHeartbeat
 	w.heard = time.Now()
 	p.heard = w.heard
 	w.gone = false
