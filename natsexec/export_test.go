@@ -121,3 +121,13 @@ func WorkerTokens(p *Pool) []string {
 
 // Inbox returns the pool's inbox.
 func Inbox(p *Pool) string { return p.inbox }
+
+// CallMsg returns a call of fn with v as input, as a pool sends it.
+func CallMsg(fn string, v any) []byte {
+	in, err := newCodec().appendEncode(nil, v)
+	if err != nil {
+		panic(err)
+	}
+	b := binary.AppendUvarint(newMsg(kindCall, 0), 0)
+	return append(appendString(b, fn), in...)
+}
