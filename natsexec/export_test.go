@@ -131,3 +131,49 @@ func CallMsg(fn string, v any) []byte {
 	b := binary.AppendUvarint(newMsg(kindCall, 0), 0)
 	return append(appendString(b, fn), in...)
 }
+
+// ParseMessage parses b as the pools and workers do, whatever its kind,
+// and returns the heartbeat it holds, if any.
+func ParseMessage(b []byte) (hb *ParsedHeartbeat, err error) {
+	version, kind, body, ok := head(b)
+	if !ok {
+		return nil, errMalformed
+	}
+	if version != protocolVersion {
+		_, _, err := parseIdentity(body)
+		return nil, err
+	}
+	switch kind {
+	case kindCall:
+		_, _, _, err = parseCall(body)
+	case kindCancel:
+		_, _, err = parseCancel(body)
+	case kindResult, kindError, kindBusy:
+		_, _, err = parseReply(body)
+	case kindRenew:
+		_, _, err = parseRenew(body)
+	case kindHeartbeat, kindBye:
+		h, err := parseHeartbeat(kind, body)
+		if err != nil {
+			return nil, err
+		}
+		return &ParsedHeartbeat{Token: h.token, Name: h.name, Capacity: h.capacity, Interval: h.interval}, nil
+	}
+	return nil, err
+}
+
+// ParsedHeartbeat is what ParseMessage found in a heartbeat.
+type ParsedHeartbeat struct {
+	Token, Name string
+	Capacity    int
+	Interval    time.Duration
+}
+
+// Bounds on heartbeats.
+const (
+	MaxConcurrency = maxConcurrency
+	MaxHeartbeat   = maxHeartbeat
+)
+
+// ValidToken reports whether a pool takes s as a token.
+func ValidToken(s string) bool { return validToken(s) }
