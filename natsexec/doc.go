@@ -55,7 +55,6 @@
 //     fail at once with a *WorkerLostError matching [ErrDisconnected], new
 //     calls fail with ErrDisconnected, and the pool serves again as soon as
 //     the connection and the workers are back (nats.go reconnects by itself).
-//
 //   - An input, result or error above the NATS server's max_payload fails
 //     the call at once with an error matching [ErrTooLarge], and is never
 //     retried; an error too large arrives cut short, keeping its sentinels.
