@@ -84,3 +84,17 @@ func TestTooLarge(t *testing.T) {
 		assert.Len(t, out, smallPayload-1024)
 	})
 }
+
+// TestTooLargeTinyPayload sets max_payload so low that even an error cut
+// short does not fit: the call still fails at once with ErrTooLarge.
+func TestTooLargeTinyPayload(t *testing.T) {
+	s := startServer(t, 0, maxPayload(1024))
+	serveInProcess(t, s.ClientURL())
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(time.Minute))
+	bigRuns.Store(0)
+	_, err := bigErr.Call(t.Context(), pool, 2000)
+	require.ErrorIs(t, err, natsexec.ErrTooLarge)
+	assert.Equal(t, int64(1), bigRuns.Load(), "runs")
+	_, err = big.Call(t.Context(), pool, 1100)
+	require.ErrorIs(t, err, natsexec.ErrTooLarge)
+}

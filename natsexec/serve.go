@@ -315,8 +315,12 @@ func (s *server) reply(subject, fn string, free int, out any, err error) {
 	}
 	head := binary.AppendUvarint(newMsg(kindError, 10), uint64(free))
 	b := s.encodeWireError(head, subprocess.NewWireError(err))
-	if len(b) > limit {
-		b = s.encodeWireError(head, shrinkWireError(subprocess.NewWireError(err), len(b), limit))
+	if size := len(b); size > limit {
+		b = s.encodeWireError(head, shrinkWireError(subprocess.NewWireError(err), size, limit))
+		if len(b) > limit { // a tiny max_payload, or many sentinels
+			we := subprocess.NewWireError(fmt.Errorf("natsexec: %s: the error, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, size, limit, ErrTooLarge))
+			b = s.encodeWireError(head, we)
+		}
 	}
 	s.nc.Publish(subject, b)
 }
@@ -334,16 +338,18 @@ func (s *server) encodeWireError(head []byte, we *subprocess.WireError) []byte {
 // the whole error does not fit in a NATS message.
 const keptText = 1 << 10
 
-// shrinkWireError returns we cut short to well under limit bytes, saying
-// so and matching ErrTooLarge as well as we's sentinels.
+// shrinkWireError returns we cut short to fit, unless limit is tiny, in
+// limit bytes, saying so and matching ErrTooLarge as well as we's
+// sentinels.
 func shrinkWireError(we *subprocess.WireError, size, limit int) *subprocess.WireError {
 	short := *we
-	if len(short.Message) > keptText {
-		short.Message = short.Message[:keptText] + "..."
+	keep := min(keptText, limit/8)
+	if len(short.Message) > keep {
+		short.Message = short.Message[:keep] + "..."
 	}
 	short.Message += fmt.Sprintf(" [cut short by natsexec: the error, %d bytes, is above the NATS server's max_payload of %d bytes]", size, limit)
-	if len(short.Stack) > keptText {
-		short.Stack = short.Stack[:keptText]
+	if len(short.Stack) > keep {
+		short.Stack = short.Stack[:keep]
 	}
 	if len(short.Sentinels) > 64 {
 		short.Sentinels = short.Sentinels[:64]
