@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/structured-go/nursery"
 	"github.com/structured-go/nursery/natsexec"
 )
 
@@ -153,4 +154,45 @@ func TestProtocolMismatch(t *testing.T) {
 		require.ErrorIs(t, err, natsexec.ErrProtocolMismatch)
 		assert.ErrorContains(t, err, "worker new-worker speaks protocol version 2, this pool version 1")
 	})
+}
+
+// TestImpersonatedCapacity has a client announce, in an honest worker's
+// name, a capacity far above the worker's: the pool sends it more calls
+// than it has room for, which it refuses, and every call still runs once,
+// never more at a time than the worker's Concurrency.
+func TestImpersonatedCapacity(t *testing.T) {
+	resetGauge()
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(2), natsexec.Heartbeat(50*time.Millisecond))
+	pool := newPool(t, s.ClientURL())
+	_, err := gauged.Call(t.Context(), pool, time.Millisecond)
+	require.NoError(t, err)
+	hostile := connect(t, s.ClientURL())
+	token := learnToken(t, hostile)
+
+	stop := make(chan struct{})
+	forging := make(chan struct{})
+	go func() { // forge faster than the worker's heartbeats
+		defer close(forging)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				hostile.Publish(natsexec.DefaultPrefix+".hb", natsexec.ForgeHeartbeat(token, "forger", 1<<16, 50*time.Millisecond, false, nil))
+			}
+		}
+	}()
+	const calls = 40
+	err = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+		for range calls {
+			gauged.Spawn(n, pool, 5*time.Millisecond)
+		}
+		return nil
+	})
+	close(stop)
+	<-forging
+	require.NoError(t, err)
+	assert.Equal(t, int64(1+calls), gauge.calls.Load(), "calls run")
+	assert.LessOrEqual(t, gauge.peak.Load(), int64(2), "peak of calls running at once")
 }
