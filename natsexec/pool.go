@@ -341,7 +341,7 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 // p.mu must be held.
 func (p *Pool) noWorkersError(fn string) error {
 	for name, f := range p.foreign {
-		if time.Since(f.heard) <= p.cfg.lease {
+		if time.Since(f.heard) <= foreignMemory {
 			return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v; worker %s speaks protocol version %d, this pool version %d (run one build everywhere): %w",
 				fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease, name, f.version, protocolVersion, ErrProtocolMismatch)
 		}
@@ -356,8 +356,13 @@ type foreignWorker struct {
 	heard   time.Time
 }
 
-// maxForeign bounds the workers of other versions a pool remembers.
-const maxForeign = 16
+// maxForeign bounds the workers of other versions a pool remembers, and
+// foreignMemory how long: their heartbeats may come at any interval, and
+// they only serve to explain ErrNoWorkers.
+const (
+	maxForeign    = 16
+	foreignMemory = 3 * maxHeartbeat
+)
 
 // onForeign notes a heartbeat of another protocol version, to name its
 // worker in the error of calls that find no worker.
@@ -371,6 +376,11 @@ func (p *Pool) onForeign(version int, kind byte, body []byte) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for n, f := range p.foreign {
+		if time.Since(f.heard) > foreignMemory {
+			delete(p.foreign, n)
+		}
+	}
 	if _, ok := p.foreign[name]; ok || len(p.foreign) < maxForeign {
 		p.foreign[name] = foreignWorker{version: version, heard: time.Now()}
 	}

@@ -17,8 +17,12 @@ import (
 // server may (without permissions), and returns the first token.
 func learnToken(tb testing.TB, nc *nats.Conn) string {
 	tb.Helper()
-	m, err := nc.Request(natsexec.DefaultPrefix+".ping", natsexec.Message(1, natsexec.KindPing, nil), 10*time.Second)
-	require.NoError(tb, err)
+	var m *nats.Msg
+	require.Eventually(tb, func() bool { // until a worker has subscribed
+		var err error
+		m, err = nc.Request(natsexec.DefaultPrefix+".ping", natsexec.Message(1, natsexec.KindPing, nil), 10*time.Second)
+		return err == nil
+	}, 20*time.Second, 10*time.Millisecond, "no worker answers pings")
 	token, err := natsexec.HeartbeatToken(m.Data)
 	require.NoError(tb, err)
 	return token
