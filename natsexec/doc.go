@@ -77,7 +77,9 @@
 // token; and bounds the memory of its decoders. With the prefix P, give a
 // worker's user publish on P.hb and _INBOX.> and subscribe on P.w.* and
 // P.ping; a pool's user publish on P.w.* and P.ping and subscribe on P.hb
-// and _INBOX.>; and everyone else neither P.> nor _INBOX.>. Pools and
+// and _INBOX.> (or, so that pools cannot read one another's replies, each
+// its own inbox prefix, set with nats.CustomInboxPrefix); and everyone
+// else neither P.> nor _INBOX.>. Pools and
 // workers still trust each other: a worker sees its calls' inputs and
 // answers as it likes; a pool may call any registered function. The
 // package's README gives a server configuration.

@@ -148,3 +148,54 @@ func TestPermissions(t *testing.T) {
 	assert.Empty(t, perrs.violations(), "the pool needs more permissions")
 	t.Logf("outsider's violations: %d", len(oerrs.violations()))
 }
+
+// TestPermissionsInboxPerPool gives each pool an inbox prefix of its own,
+// as the documentation suggests, so that a pool cannot read another's
+// replies: both pools' calls run, and one pool's user cannot subscribe to
+// the other's inbox.
+func TestPermissionsInboxPerPool(t *testing.T) {
+	poolUser := func(name, pass string) *server.User {
+		return &server.User{Username: name, Password: pass, Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"nursery.w.*", "nursery.ping"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"nursery.hb", "_I." + name + ".>"}},
+		}}
+	}
+	s := startServer(t, 0, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "worker", Password: "wpass", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{"nursery.hb", "_I.>"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"nursery.w.*", "nursery.ping"}},
+			}},
+			poolUser("poolA", "apass"),
+			poolUser("poolB", "bpass"),
+		}
+	})
+	url := s.ClientURL()
+	wnc, werrs := connectAs(t, url, "worker", "wpass")
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(ctx, wnc) }()
+	t.Cleanup(func() { stop(); <-served })
+
+	var conns []*nats.Conn
+	var errs []*asyncErrors
+	for _, u := range []struct{ name, pass string }{{"poolA", "apass"}, {"poolB", "bpass"}} {
+		e := &asyncErrors{}
+		nc, err := nats.Connect(url, nats.UserInfo(u.name, u.pass), nats.CustomInboxPrefix("_I."+u.name), nats.ErrorHandler(e.handler))
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		pool, err := natsexec.NewPool(nc)
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, pool.Close()) })
+		got, err := noop.Call(t.Context(), pool, 5)
+		require.NoError(t, err, u.name)
+		assert.Equal(t, 5, got)
+		conns, errs = append(conns, nc), append(errs, e)
+	}
+	_, err := conns[0].Subscribe("_I.poolB.>", func(*nats.Msg) {})
+	require.NoError(t, err)
+	require.NoError(t, conns[0].Flush())
+	require.Eventually(t, func() bool { return len(errs[0].violations()) == 1 }, 20*time.Second, time.Millisecond)
+	assert.Empty(t, errs[1].violations())
+	assert.Empty(t, werrs.violations(), "the worker needs more permissions")
+}
