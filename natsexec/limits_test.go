@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -76,6 +77,7 @@ func TestTooLarge(t *testing.T) {
 		err = pool.Invoke(t.Context(), big.Name(), strings.Repeat("z", 2*smallPayload), new(string))
 		require.ErrorIs(t, err, natsexec.ErrTooLarge)
 		assert.Regexp(t, `the input, 13\d{4} bytes, is above the NATS server's max_payload of 65536 bytes`, err.Error())
+		assert.ErrorIs(t, err, nats.ErrMaxPayload)
 		assert.Equal(t, int64(1), bigRuns.Load(), "runs")
 	})
 	t.Run("just fits", func(t *testing.T) {

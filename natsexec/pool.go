@@ -210,7 +210,9 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		b = append(b, input...)
 		if limit := p.nc.MaxPayload(); int64(len(b)) > limit {
 			p.complete(c.id, reply{})
-			return fmt.Errorf("natsexec: %s: the input, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, len(b), limit, ErrTooLarge)
+			// Matching nats.ErrMaxPayload too, as it did when the publish
+			// reported it.
+			return fmt.Errorf("natsexec: %s: the input, %d bytes, is above the NATS server's max_payload of %d bytes: %w (%w)", fn, len(b), limit, ErrTooLarge, nats.ErrMaxPayload)
 		}
 		msg := &nats.Msg{Subject: c.w.subject, Reply: p.inbox + "." + strconv.FormatUint(c.id, 10), Data: b}
 		if err := p.nc.PublishMsg(msg); err != nil {

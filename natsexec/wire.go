@@ -22,7 +22,8 @@ import (
 //	            and workers' answers to the pool's ping
 //
 // Messages of the first, unversioned protocol (version 0) began with their
-// kind, below 0x80. Every version keeps a heartbeat's first fields (after
+// kind, below 0x80; versions up to 15 can be told apart, later ones would
+// be ignored as malformed. Every version keeps a heartbeat's first fields (after
 // the protocol byte and the kind: token, name), so that a pool can name the
 // workers it cannot talk to; a worker answers any message of another
 // version that has a reply subject with kindMismatch.
