@@ -43,7 +43,8 @@ type Pool struct {
 
 	mu      sync.Mutex
 	workers map[string]*remote       // by token
-	heard   time.Time                // last news of any worker, or the pool's start
+	heard   time.Time                // last news of any worker, or the pool's start or reconnection
+	reconns uint64                   // nc's reconnections when heard was last set for one
 	foreign map[string]foreignWorker // by name
 	calls   map[uint64]*call
 	closed  bool
@@ -110,6 +111,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 		watched: make(chan struct{}),
 		workers: make(map[string]*remote),
 		heard:   time.Now(),
+		reconns: nc.Stats().Reconnects,
 		foreign: make(map[string]foreignWorker),
 		calls:   make(map[uint64]*call),
 		changed: make(chan struct{}),
@@ -306,6 +308,7 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 		if known {
 			noWorkersC = nil
 		} else {
+			p.noteReconnect()
 			// No worker known: fail once none has been heard from for a
 			// lease. A worker is forgotten only a lease after its last
 			// news, so that a call waiting for the room of a worker
@@ -336,6 +339,17 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 		}
 		p.mu.Lock()
 		p.waiters--
+	}
+}
+
+// noteReconnect restarts the wait for news of workers when the connection
+// to NATS came back since it last looked: the time cut off does not count,
+// and workers are asked to announce themselves. p.mu must be held.
+func (p *Pool) noteReconnect() {
+	if n := p.nc.Stats().Reconnects; n != p.reconns {
+		p.reconns = n
+		p.heard = time.Now()
+		p.nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", newMsg(kindPing, 0))
 	}
 }
 
@@ -580,6 +594,11 @@ func (p *Pool) watch() {
 		}
 		now := time.Now()
 		connected := p.nc.IsConnected()
+		if connected {
+			p.mu.Lock()
+			p.noteReconnect()
+			p.mu.Unlock()
+		}
 		// News of the calls may be waiting in the pool's own queue, when
 		// the process is too busy to read it: leases run out only when
 		// the pool has read everything that arrived.

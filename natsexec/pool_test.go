@@ -345,3 +345,36 @@ func TestWaiterWokenWhenWorkerLost(t *testing.T) {
 		t.Fatal("a call waiting for room was not woken when its only worker was lost")
 	}
 }
+
+// TestCallRightAfterReconnect restarts the NATS server for longer than a
+// lease, so that the pool forgets its workers, and calls as soon as the
+// pool is connected again: the call waits for the workers to be heard,
+// instead of failing with ErrNoWorkers for the time the pool was cut off.
+func TestCallRightAfterReconnect(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	s := newServer(t, 0)
+	port := s.Addr().(*net.TCPAddr).Port
+	var restarted *server.Server
+	t.Cleanup(func() {
+		if restarted != nil {
+			restarted.Shutdown()
+			restarted.WaitForShutdown()
+		}
+	})
+	serveInProcess(t, s.ClientURL(), natsexec.Heartbeat(100*time.Millisecond))
+	nc := connect(t, s.ClientURL())
+	pool, err := natsexec.NewPool(nc, natsexec.Lease(lease))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, pool.Close()) })
+	_, err = noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	require.Eventually(t, func() bool { return len(natsexec.WorkerTokens(pool)) == 0 }, 20*time.Second, time.Millisecond)
+	restarted = newServer(t, port)
+	require.Eventually(t, nc.IsConnected, 20*time.Second, time.Millisecond)
+	got, err := noop.Call(t.Context(), pool, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 2, got)
+}
