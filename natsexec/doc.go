@@ -60,8 +60,9 @@
 //     retried; an error too large arrives cut short, keeping its sentinels.
 //   - A call that finds no worker, or waits for room while the last worker
 //     dies, fails with [ErrNoWorkers] a lease after the last news of any
-//     worker; when only workers of another protocol version were heard, the
-//     error also matches [ErrProtocolMismatch].
+//     worker (or after the pool's connection to NATS came back); when only
+//     workers of another protocol version were heard, the error also
+//     matches [ErrProtocolMismatch].
 //
 // # Trust
 //
