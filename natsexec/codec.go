@@ -38,7 +38,8 @@ import (
 type codec struct {
 	mu   sync.Mutex
 	encs map[reflect.Type]*typeEncoder
-	decs map[string]*decoderStack
+	decs map[string]*decoderStack // idle decoders, by descriptions
+	kept int                      // bytes held by decs (see push)
 }
 
 func newCodec() *codec {
@@ -108,7 +109,11 @@ func (c *codec) appendEncode(dst []byte, v any) ([]byte, error) {
 	dst = append(dst, formPrimed)
 	dst = binary.AppendUvarint(dst, uint64(len(te.defs)))
 	dst = append(dst, te.defs...)
-	return append(dst, value...), nil
+	dst = append(dst, value...)
+	if te.buf.Cap() > maxKeptValue {
+		te.buf = bytes.Buffer{} // do not hold the largest value ever sent
+	}
+	return dst, nil
 }
 
 // decode decodes the wire form data into v, a pointer (or nil to discard).
@@ -128,15 +133,7 @@ func (c *codec) decode(data []byte, v any) error {
 		return errors.New("natsexec: malformed value")
 	}
 	defs, value := data[w:w+int(n)], data[w+int(n):]
-	c.mu.Lock()
-	ds := c.decs[string(defs)]
-	if ds == nil {
-		ds = &decoderStack{}
-		c.decs[string(defs)] = ds
-	}
-	c.mu.Unlock()
-
-	d := ds.pop()
+	d := c.pop(defs)
 	if d == nil {
 		d = &primedDecoder{}
 		d.r.Reset(append(defs[:len(defs):len(defs)], value...))
@@ -150,8 +147,80 @@ func (c *codec) decode(data []byte, v any) error {
 	if d.r.Len() != 0 {
 		return errors.New("natsexec: malformed value: trailing bytes")
 	}
-	ds.push(d)
+	c.push(defs, d, len(value))
 	return nil
+}
+
+// Bounds on what a codec keeps, so that neither large values nor a peer
+// sending ever new type descriptions make it hold much memory: a decoder
+// keeps a buffer as large as the largest value it decoded, and the keys
+// of decs are the descriptions themselves.
+const (
+	maxKeptValue    = 64 << 10 // a decoder that decoded a larger value is dropped
+	maxKeptDefs     = 16 << 10 // and one primed with larger descriptions
+	maxIdleDecoders = 16       // idle decoders kept for one set of descriptions
+	maxKeptBytes    = 4 << 20  // the bytes of the idle decoders and their keys
+	decoderOverhead = 16 << 10 // a gob decoder's own state, roughly (measured: 10-15 KiB)
+)
+
+// pop returns an idle decoder primed with defs, or nil.
+func (c *codec) pop(defs []byte) *primedDecoder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds := c.decs[string(defs)]
+	if ds == nil || len(ds.idle) == 0 {
+		return nil
+	}
+	d := ds.idle[len(ds.idle)-1]
+	ds.idle = ds.idle[:len(ds.idle)-1]
+	c.kept -= d.size
+	return d
+}
+
+// push keeps d, primed with defs, which decoded a value of size bytes
+// without error, for a later value. Decoders that failed are never kept:
+// their state is unknown, and the descriptions may be garbage.
+func (c *codec) push(defs []byte, d *primedDecoder, size int) {
+	if size > maxKeptValue || len(defs) > maxKeptDefs {
+		return
+	}
+	d.r.Reset(nil) // do not hold the message
+	d.size = max(d.size, size+decoderOverhead)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds := c.decs[string(defs)]
+	cost := d.size
+	if ds == nil {
+		cost += len(defs)
+	}
+	if ds != nil && len(ds.idle) >= maxIdleDecoders {
+		return
+	}
+	// Make room, dropping the decoders of other descriptions, whichever
+	// the map yields first: peers of one build use few types, so that this
+	// happens only with many types, or a hostile peer.
+	for k, other := range c.decs {
+		if c.kept+cost <= maxKeptBytes {
+			break
+		}
+		if other == ds {
+			continue
+		}
+		delete(c.decs, k)
+		c.kept -= len(k)
+		for _, o := range other.idle {
+			c.kept -= o.size
+		}
+	}
+	if c.kept+cost > maxKeptBytes {
+		return
+	}
+	if ds == nil {
+		ds = &decoderStack{}
+		c.decs[string(defs)] = ds
+	}
+	ds.idle = append(ds.idle, d)
+	c.kept += cost
 }
 
 // The forms of a value on the wire.
@@ -199,36 +268,14 @@ var (
 // Its reader is a bytes.Reader, an io.ByteReader, so that gob reads
 // exactly one message per value and never buffers ahead.
 type primedDecoder struct {
-	r   bytes.Reader
-	dec *gob.Decoder
+	r    bytes.Reader
+	dec  *gob.Decoder
+	size int // what it holds, roughly: see push
 }
 
 // decoderStack holds idle decoders primed with the same descriptions.
 type decoderStack struct {
-	mu   sync.Mutex
 	idle []*primedDecoder
-}
-
-// maxIdleDecoders bounds the decoders kept for one set of descriptions.
-const maxIdleDecoders = 64
-
-func (s *decoderStack) pop() *primedDecoder {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.idle) == 0 {
-		return nil
-	}
-	d := s.idle[len(s.idle)-1]
-	s.idle = s.idle[:len(s.idle)-1]
-	return d
-}
-
-func (s *decoderStack) push(d *primedDecoder) {
-	s.mu.Lock()
-	if len(s.idle) < maxIdleDecoders {
-		s.idle = append(s.idle, d)
-	}
-	s.mu.Unlock()
 }
 
 // gobUint decodes an unsigned integer as gob encodes it: values below 128

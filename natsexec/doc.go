@@ -29,7 +29,9 @@
 // sends it elsewhere). This explicit credit is why calls do not go through
 // a NATS queue group, which would pick workers at random whatever their
 // load. Inputs and results travel with encoding/gob, like a
-// subprocess.Pool's; errors as subprocess.WireError.
+// subprocess.Pool's; errors as subprocess.WireError. Every message carries
+// the protocol version (1): workers and pools of different versions fail
+// calls with [ErrProtocolMismatch] rather than misread each other.
 //
 // # Failures
 //
@@ -53,6 +55,35 @@
 //     fail at once with a *WorkerLostError matching [ErrDisconnected], new
 //     calls fail with ErrDisconnected, and the pool serves again as soon as
 //     the connection and the workers are back (nats.go reconnects by itself).
+//   - An input, result or error above the NATS server's max_payload fails
+//     the call at once with an error matching [ErrTooLarge], and is never
+//     retried; an error too large arrives cut short, keeping its sentinels.
+//   - A call that finds no worker, or waits for room while the last worker
+//     dies, fails with [ErrNoWorkers] a lease after the last news of any
+//     worker (or after the pool's connection to NATS came back); when only
+//     workers of another protocol version were heard, the error also
+//     matches [ErrProtocolMismatch].
+//
+// # Trust
+//
+// natsexec has no authentication of its own, and relies on the NATS
+// server's permissions: on a server where every client may use every
+// subject, any client can run any registered function with any input and
+// read its result, receive calls by announcing itself as a worker, learn
+// the workers' tokens, and forge results and lease renewals. By itself,
+// natsexec rejects malformed messages, worker tokens that are not 1 to 64
+// of [A-Za-z0-9_-], and names above 256 bytes; clamps the capacity and
+// heartbeat interval a worker claims (65536, one minute); believes a
+// worker's goodbye only if it reveals the secret behind the worker's
+// token; and bounds the memory of its decoders. With the prefix P, give a
+// worker's user publish on P.hb and _INBOX.> and subscribe on P.w.* and
+// P.ping; a pool's user publish on P.w.* and P.ping and subscribe on P.hb
+// and _INBOX.> (or, so that pools cannot read one another's replies, each
+// its own inbox prefix, set with nats.CustomInboxPrefix); and everyone
+// else neither P.> nor _INBOX.>. Pools and
+// workers still trust each other: a worker sees its calls' inputs and
+// answers as it likes; a pool may call any registered function. The
+// package's README gives a server configuration.
 //
 // Registration works as for subprocess: functions are found by name, so
 // every process, callers and workers alike, must register them during

@@ -8,14 +8,32 @@ import (
 )
 
 var (
-	// ErrNoWorkers is the error of a call made when no worker has been
-	// heard from for a lease (see [Lease]).
+	// ErrNoWorkers is the error of a call made, or waiting for a worker
+	// with room, when no worker has been heard from for a lease (see
+	// [Lease]): a call waiting for the room of a worker that dies fails
+	// with it as soon as the pool forgets that worker.
 	ErrNoWorkers = errors.New("natsexec: no workers")
 
 	// ErrDisconnected is matched by the error of a call made while the
 	// pool's connection to NATS is down, and of the calls in flight when it
 	// went down (as a *[WorkerLostError]): their results cannot arrive.
 	ErrDisconnected = errors.New("natsexec: not connected to NATS")
+
+	// ErrProtocolMismatch is matched by the error of a call that found only
+	// workers speaking another version of natsexec's wire protocol (with
+	// [ErrNoWorkers]), or whose worker answered that it does not speak the
+	// pool's version: run one build of natsexec in every process.
+	ErrProtocolMismatch = errors.New("natsexec: workers and pool speak different protocol versions")
+
+	// ErrTooLarge is matched by the error of a call whose input, result
+	// or error does not fit in one NATS message (the server's
+	// max_payload, 1 MiB by default). Such a call fails at once and is
+	// never retried: an input that is too large is not sent; a result that
+	// is too large is replaced by a short error naming its size and the
+	// limit; an error whose text (or stack) is too large arrives cut short,
+	// matching its sentinels and ErrTooLarge too. It is registered with
+	// subprocess.RegisterError.
+	ErrTooLarge = subprocess.RegisterError("natsexec.ErrTooLarge", errors.New("natsexec: message above the NATS server's max_payload"))
 
 	// ErrWorkerStopped is the cause with which a stopping worker cancels
 	// the calls still running after its [ShutdownGrace]. It is registered

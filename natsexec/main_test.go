@@ -136,21 +136,26 @@ var (
 )
 
 // startServer starts an embedded NATS server on a loopback port the OS
-// chooses (or on port, if not 0) and stops it at the end of the test.
-func startServer(tb testing.TB, port int) *server.Server {
+// chooses (or on port, if not 0), configured further by opts, and stops it
+// at the end of the test.
+func startServer(tb testing.TB, port int, opts ...func(*server.Options)) *server.Server {
 	tb.Helper()
-	s := newServer(tb, port)
+	s := newServer(tb, port, opts...)
 	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
 }
 
 // newServer is startServer without the cleanup.
-func newServer(tb testing.TB, port int) *server.Server {
+func newServer(tb testing.TB, port int, opts ...func(*server.Options)) *server.Server {
 	tb.Helper()
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	o := &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
+	for _, f := range opts {
+		f(o)
+	}
+	s, err := server.NewServer(o)
 	require.NoError(tb, err)
 	s.Start()
 	require.True(tb, s.ReadyForConnections(10*time.Second), "NATS server not ready")

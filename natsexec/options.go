@@ -41,6 +41,9 @@ func newServeConfig(opts []ServeOption) serveConfig {
 		name:        fmt.Sprintf("%s:%d", host, os.Getpid()),
 		grace:       10 * time.Second,
 	}
+	if len(cfg.name) > maxNameLen {
+		cfg.name = cfg.name[:maxNameLen]
+	}
 	for _, o := range opts {
 		o.applyServe(&cfg)
 	}
@@ -95,10 +98,11 @@ func (f poolOption) applyPool(c *poolConfig) { f(c) }
 // GOMAXPROCS). A worker takes no more: pools send a worker at most that
 // many calls, and a worker that more than one pool has filled refuses the
 // surplus, which its pool then sends elsewhere or holds until a worker has
-// room. It panics if n < 1.
+// room. It panics if n < 1 or n > 65536 (pools take no higher capacity
+// from a heartbeat).
 func Concurrency(n int) ServeOption {
-	if n < 1 {
-		panic("natsexec: Concurrency below 1")
+	if n < 1 || n > maxConcurrency {
+		panic(fmt.Sprintf("natsexec: Concurrency %d not in [1, %d]", n, maxConcurrency))
 	}
 	return serveOption(func(c *serveConfig) { c.concurrency = n })
 }
@@ -106,19 +110,22 @@ func Concurrency(n int) ServeOption {
 // Heartbeat sets how often a worker tells pools that it is alive and
 // renews the leases of the calls it is running (default 500ms). Pools deem
 // a worker lost after the longer of their [Lease] and three heartbeats
-// without news. It panics if d <= 0.
+// without news. It panics if d <= 0 or d > 1 minute (pools take no
+// longer interval from a heartbeat, so that no heartbeat can stretch a
+// lease beyond three minutes).
 func Heartbeat(d time.Duration) ServeOption {
-	if d <= 0 {
-		panic("natsexec: Heartbeat not positive")
+	if d <= 0 || d > maxHeartbeat {
+		panic(fmt.Sprintf("natsexec: Heartbeat %v not in (0, %v]", d, maxHeartbeat))
 	}
 	return serveOption(func(c *serveConfig) { c.heartbeat = d })
 }
 
 // WorkerName sets the name a worker goes by in errors such as
-// [WorkerLostError] (default "host:pid"). It panics if name is empty.
+// [WorkerLostError] (default "host:pid"). It panics if name is empty or
+// longer than 256 bytes (pools ignore heartbeats with longer names).
 func WorkerName(name string) ServeOption {
-	if name == "" {
-		panic("natsexec: empty WorkerName")
+	if name == "" || len(name) > maxNameLen {
+		panic(fmt.Sprintf("natsexec: WorkerName of %d bytes, not in [1, %d]", len(name), maxNameLen))
 	}
 	return serveOption(func(c *serveConfig) { c.name = name })
 }

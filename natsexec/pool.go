@@ -42,7 +42,10 @@ type Pool struct {
 	watched chan struct{} // closed when watch returns
 
 	mu      sync.Mutex
-	workers map[string]*remote // by token
+	workers map[string]*remote       // by token
+	heard   time.Time                // last news of any worker, or the pool's start or reconnection
+	reconns uint64                   // nc's reconnections when heard was last set for one
+	foreign map[string]foreignWorker // by name
 	calls   map[uint64]*call
 	closed  bool
 	waiters int           // goroutines waiting on changed
@@ -74,9 +77,10 @@ type call struct {
 
 // reply is how a call ended.
 type reply struct {
-	kind byte   // kindResult, kindError, kindBusy, or one of the below
-	data []byte // the result or the WireError, in the codec's form
-	err  error  // for kindLost
+	kind    byte   // kindResult, kindError, kindBusy, kindMismatch, or one of the below
+	data    []byte // the result or the WireError, in the codec's form
+	err     error  // for kindLost
+	version int    // for kindMismatch: the worker's protocol version
 }
 
 const (
@@ -106,6 +110,9 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 		stop:    make(chan struct{}),
 		watched: make(chan struct{}),
 		workers: make(map[string]*remote),
+		heard:   time.Now(),
+		reconns: nc.Stats().Reconnects,
+		foreign: make(map[string]foreignWorker),
 		calls:   make(map[uint64]*call),
 		changed: make(chan struct{}),
 	}
@@ -123,7 +130,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 	for _, s := range p.subs {
 		s.SetPendingLimits(-1, -1)
 	}
-	if err := nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", []byte{kindPing}); err != nil {
+	if err := nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", newMsg(kindPing, 0)); err != nil {
 		p.unsubscribe()
 		return nil, fmt.Errorf("natsexec: new pool: %w", err)
 	}
@@ -195,8 +202,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		if err != nil {
 			return err
 		}
-		b := make([]byte, 0, 16+len(fn)+len(input))
-		b = append(b, kindCall)
+		b := newMsg(kindCall, 16+len(fn)+len(input))
 		var timeout time.Duration
 		if d, ok := ctx.Deadline(); ok {
 			timeout = max(time.Until(d), 0) + 1
@@ -204,6 +210,12 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 		b = binary.AppendUvarint(b, uint64(timeout))
 		b = appendString(b, fn)
 		b = append(b, input...)
+		if limit := p.nc.MaxPayload(); int64(len(b)) > limit {
+			p.complete(c.id, reply{})
+			// Matching nats.ErrMaxPayload too, as it did when the publish
+			// reported it.
+			return fmt.Errorf("natsexec: %s: the input, %d bytes, is above the NATS server's max_payload of %d bytes: %w (%w)", fn, len(b), limit, ErrTooLarge, nats.ErrMaxPayload)
+		}
 		msg := &nats.Msg{Subject: c.w.subject, Reply: p.inbox + "." + strconv.FormatUint(c.id, 10), Data: b}
 		if err := p.nc.PublishMsg(msg); err != nil {
 			p.complete(c.id, reply{})
@@ -230,6 +242,9 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			return we.Err(fn)
 		case kindBusy, kindNoResponders:
 			continue // not run: send it again
+		case kindMismatch:
+			return fmt.Errorf("natsexec: %s: worker %s speaks protocol version %d, this pool version %d (run one build everywhere): %w",
+				fn, c.w.name, r.version, protocolVersion, ErrProtocolMismatch)
 		case kindLost:
 			if p.cfg.idempotent[fn] && lost == nil {
 				lost = c.w
@@ -292,11 +307,21 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 		}
 		if known {
 			noWorkersC = nil
-		} else if noWorkersC == nil {
+		} else {
+			p.noteReconnect()
+			// No worker known: fail once none has been heard from for a
+			// lease. A worker is forgotten only a lease after its last
+			// news, so that a call waiting for the room of a worker
+			// that died fails as soon as the worker is forgotten.
+			left := p.cfg.lease - time.Since(p.heard)
+			if left <= 0 {
+				p.mu.Unlock()
+				return nil, p.noWorkersError(fn)
+			}
 			if noWorkers == nil {
-				noWorkers = time.NewTimer(p.cfg.lease)
+				noWorkers = time.NewTimer(left)
 			} else {
-				noWorkers.Reset(p.cfg.lease)
+				noWorkers.Reset(left)
 			}
 			noWorkersC = noWorkers.C
 		}
@@ -311,13 +336,69 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 			p.mu.Unlock()
 			return nil, context.Cause(ctx)
 		case <-noWorkersC:
-			p.mu.Lock()
-			p.waiters--
-			p.mu.Unlock()
-			return nil, fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v", fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease)
 		}
 		p.mu.Lock()
 		p.waiters--
+	}
+}
+
+// noteReconnect restarts the wait for news of workers when the connection
+// to NATS came back since it last looked: the time cut off does not count,
+// and workers are asked to announce themselves. p.mu must be held.
+func (p *Pool) noteReconnect() {
+	if n := p.nc.Stats().Reconnects; n != p.reconns {
+		p.reconns = n
+		p.heard = time.Now()
+		p.nc.PublishRequest(p.cfg.prefix+".ping", p.inbox+".0", newMsg(kindPing, 0))
+	}
+}
+
+// noWorkersError is the error of a call made while no worker is known.
+// p.mu must be held.
+func (p *Pool) noWorkersError(fn string) error {
+	for name, f := range p.foreign {
+		if time.Since(f.heard) <= foreignMemory {
+			return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v; worker %s speaks protocol version %d, this pool version %d (run one build everywhere): %w",
+				fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease, name, f.version, protocolVersion, ErrProtocolMismatch)
+		}
+	}
+	return fmt.Errorf("natsexec: %s: %w heard from on %s.hb for %v", fn, ErrNoWorkers, p.cfg.prefix, p.cfg.lease)
+}
+
+// foreignWorker is a worker heard from that speaks another version of the
+// protocol.
+type foreignWorker struct {
+	version int
+	heard   time.Time
+}
+
+// maxForeign bounds the workers of other versions a pool remembers, and
+// foreignMemory how long: their heartbeats may come at any interval, and
+// they only serve to explain ErrNoWorkers.
+const (
+	maxForeign    = 16
+	foreignMemory = 3 * maxHeartbeat
+)
+
+// onForeign notes a heartbeat of another protocol version, to name its
+// worker in the error of calls that find no worker.
+func (p *Pool) onForeign(version int, kind byte, body []byte) {
+	if kind != kindHeartbeat {
+		return // the kind of a heartbeat is the same in every version
+	}
+	_, name, err := parseIdentity(body)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n, f := range p.foreign {
+		if time.Since(f.heard) > foreignMemory {
+			delete(p.foreign, n)
+		}
+	}
+	if _, ok := p.foreign[name]; ok || len(p.foreign) < maxForeign {
+		p.foreign[name] = foreignWorker{version: version, heard: time.Now()}
 	}
 }
 
@@ -353,8 +434,12 @@ func (p *Pool) wait(ctx context.Context, c *call) reply {
 
 // cancel asks the call's worker to cancel it with cause.
 func (p *Pool) cancel(c *call, cause error) {
-	b := appendString([]byte{kindCancel}, p.inbox+"."+strconv.FormatUint(c.id, 10))
-	b, err := p.codec.appendEncode(b, subprocess.NewWireError(cause))
+	head := appendString(newMsg(kindCancel, 0), p.inbox+"."+strconv.FormatUint(c.id, 10))
+	we := subprocess.NewWireError(cause)
+	b, err := p.codec.appendEncode(head, we)
+	if limit := int(p.nc.MaxPayload()); err == nil && len(b) > limit {
+		b, err = p.codec.appendEncode(head[:len(head):len(head)], shrinkWireError(we, len(b), limit))
+	}
 	if err == nil {
 		p.nc.Publish(c.w.subject, b)
 	}
@@ -388,61 +473,62 @@ func (p *Pool) onReply(m *nats.Msg) {
 			p.mu.Lock()
 			if c := p.calls[id]; c != nil {
 				c.w.gone = true
+				p.signal()
 			}
 			p.mu.Unlock()
 			p.complete(id, reply{kind: kindNoResponders})
 		}
 		return
 	}
+	version, kind, body, ok := head(m.Data)
+	if !ok {
+		return
+	}
 	if id == 0 {
-		switch m.Data[0] {
-		case kindRenew:
-			p.onRenew(m.Data[1:])
-		case kindHeartbeat:
-			p.onHeartbeat(m)
+		switch {
+		case kind == kindHeartbeat || version != protocolVersion:
+			p.onHeartbeat(m) // an answer to the ping
+		case kind == kindRenew:
+			p.onRenew(body)
 		}
 		return
 	}
-	kind := m.Data[0]
-	r := reader{b: m.Data[1:]}
-	free := r.uint()
-	if r.err != nil {
-		return
-	}
-	switch kind {
-	case kindResult, kindError, kindBusy:
+	var r reply
+	switch {
+	case version != protocolVersion || kind == kindMismatch:
+		r = reply{kind: kindMismatch, version: version}
+	case kind == kindResult, kind == kindError, kind == kindBusy:
+		free, data, err := parseReply(body)
+		if err != nil {
+			return
+		}
+		r = reply{kind: kind, data: data}
+		p.mu.Lock()
+		if c := p.calls[id]; c != nil {
+			c.w.heard = time.Now()
+			c.w.full = kind == kindBusy && free == 0
+		}
+		p.mu.Unlock()
 	default:
 		return
 	}
-	p.mu.Lock()
-	if c := p.calls[id]; c != nil {
-		c.w.heard = time.Now()
-		c.w.full = kind == kindBusy && free == 0
-	}
-	p.mu.Unlock()
-	p.complete(id, reply{kind: kind, data: r.b})
+	p.complete(id, r)
 }
 
 // onRenew renews the leases of the calls a worker says it is running.
 func (p *Pool) onRenew(b []byte) {
-	r := reader{b: b}
-	token := r.bytes()
-	n := r.uint()
-	if r.err != nil {
+	token, ids, err := parseRenew(b)
+	if err != nil {
 		return
 	}
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if w := p.workers[string(token)]; w != nil {
-		w.heard = now
+	if w := p.workers[token]; w != nil {
+		w.heard, p.heard = now, now
 	}
-	for range n {
-		id := r.uint()
-		if r.err != nil {
-			return
-		}
-		if c := p.calls[id]; c != nil && c.w.token == string(token) {
+	for _, id := range ids {
+		if c := p.calls[id]; c != nil && c.w.token == token {
 			c.lastSeen = now
 		}
 	}
@@ -450,25 +536,33 @@ func (p *Pool) onRenew(b []byte) {
 
 // onHeartbeat learns of workers, and of the room they have.
 func (p *Pool) onHeartbeat(m *nats.Msg) {
-	if len(m.Data) == 0 {
+	version, kind, body, ok := head(m.Data)
+	if !ok {
 		return
 	}
-	kind := m.Data[0]
-	h, err := parseHeartbeat(m.Data[1:])
-	if err != nil || h.capacity < 1 {
+	if version != protocolVersion {
+		p.onForeign(version, kind, body)
+		return
+	}
+	if kind != kindHeartbeat && kind != kindBye {
+		return
+	}
+	h, err := parseHeartbeat(kind, body)
+	if err != nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	w := p.workers[h.token]
 	if kind == kindBye {
-		if w != nil {
+		// Only the worker knows the secret behind its token, until it
+		// says goodbye: a goodbye forged by a client that learnt the
+		// token (from a heartbeat) is ignored.
+		if w != nil && tokenFor(h.secret) == h.token {
 			w.gone = true
 			delete(p.workers, h.token)
+			p.signal() // calls waiting for its room may have no worker left
 		}
-		return
-	}
-	if kind != kindHeartbeat {
 		return
 	}
 	if w == nil {
@@ -476,8 +570,9 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 		p.workers[h.token] = w
 	}
 	w.name, w.capacity = h.name, h.capacity
-	w.lease = max(p.cfg.lease, 3*h.interval)
+	w.lease = max(p.cfg.lease, 3*h.interval) // the interval is at most maxHeartbeat
 	w.heard = time.Now()
+	p.heard = w.heard
 	w.gone = false
 	w.full = h.running >= h.capacity
 	p.signal()
@@ -499,6 +594,11 @@ func (p *Pool) watch() {
 		}
 		now := time.Now()
 		connected := p.nc.IsConnected()
+		if connected {
+			p.mu.Lock()
+			p.noteReconnect()
+			p.mu.Unlock()
+		}
 		// News of the calls may be waiting in the pool's own queue, when
 		// the process is too busy to read it: leases run out only when
 		// the pool has read everything that arrived.
@@ -531,6 +631,9 @@ func (p *Pool) watch() {
 			if !behind && now.Sub(w.heard) > max(w.lease, p.cfg.lease) {
 				w.gone = true
 				delete(p.workers, token)
+				// The calls waiting for its room may have no worker
+				// left: wake them to fail with ErrNoWorkers.
+				p.signal()
 			}
 		}
 		p.mu.Unlock()

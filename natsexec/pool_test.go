@@ -304,3 +304,77 @@ func TestServerRestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, out.Sum)
 }
+
+// TestWaiterWokenWhenWorkerLost fills the only worker from one pool while
+// a call of another pool, with no deadline, waits for room: when the
+// worker is killed and forgotten, the waiting call must fail with
+// ErrNoWorkers, not wait forever.
+func TestWaiterWokenWhenWorkerLost(t *testing.T) {
+	const (
+		heartbeat = 100 * time.Millisecond
+		lease     = 500 * time.Millisecond
+	)
+	s := startServer(t, 0)
+	w := startWorker(t, s.ClientURL(), "w1", 1, heartbeat)
+	poolA := newPool(t, s.ClientURL(), natsexec.Lease(lease))
+	poolB := newPool(t, s.ClientURL(), natsexec.Lease(lease))
+	waitWorkers(t, poolA, "w1")
+	waitWorkers(t, poolB, "w1")
+	ev := events(t, connect(t, s.ClientURL()))
+
+	filled := make(chan error, 1)
+	go func() {
+		_, err := hold.Call(context.Background(), poolA, holdIn{ID: 1})
+		filled <- err
+	}()
+	require.Equal(t, "start 1 w1 -1", nextEvent(t, ev))
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := noop.Call(context.Background(), poolB, 1)
+		waiting <- err
+	}()
+	require.Eventually(t, func() bool { return natsexec.Waiters(poolB) == 1 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, w.cmd.Process.Signal(syscall.SIGKILL))
+
+	var wl *natsexec.WorkerLostError
+	require.ErrorAs(t, <-filled, &wl)
+	select {
+	case err := <-waiting:
+		require.ErrorIs(t, err, natsexec.ErrNoWorkers)
+	case <-time.After(20 * time.Second): // a watchdog: it should take about a lease
+		t.Fatal("a call waiting for room was not woken when its only worker was lost")
+	}
+}
+
+// TestCallRightAfterReconnect restarts the NATS server for longer than a
+// lease, so that the pool forgets its workers, and calls as soon as the
+// pool is connected again: the call waits for the workers to be heard,
+// instead of failing with ErrNoWorkers for the time the pool was cut off.
+func TestCallRightAfterReconnect(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	s := newServer(t, 0)
+	port := s.Addr().(*net.TCPAddr).Port
+	var restarted *server.Server
+	t.Cleanup(func() {
+		if restarted != nil {
+			restarted.Shutdown()
+			restarted.WaitForShutdown()
+		}
+	})
+	serveInProcess(t, s.ClientURL(), natsexec.Heartbeat(100*time.Millisecond))
+	nc := connect(t, s.ClientURL())
+	pool, err := natsexec.NewPool(nc, natsexec.Lease(lease))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, pool.Close()) })
+	_, err = noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	require.Eventually(t, func() bool { return len(natsexec.WorkerTokens(pool)) == 0 }, 20*time.Second, time.Millisecond)
+	restarted = newServer(t, port)
+	require.Eventually(t, nc.IsConnected, 20*time.Second, time.Millisecond)
+	got, err := noop.Call(t.Context(), pool, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 2, got)
+}

@@ -2,15 +2,16 @@ package natsexec
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nuid"
 
 	"github.com/structured-go/nursery/subprocess"
 )
@@ -45,12 +46,14 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...ServeOption) error {
 	}
 	cfg := newServeConfig(opts)
 	s := &server{
-		nc:    nc,
-		cfg:   cfg,
-		codec: newCodec(),
-		token: nuid.Next(),
-		calls: make(map[string]*running),
+		nc:     nc,
+		cfg:    cfg,
+		codec:  newCodec(),
+		secret: make([]byte, 32),
+		calls:  make(map[string]*running),
 	}
+	rand.Read(s.secret)
+	s.token = tokenFor(s.secret)
 	sub, err := nc.Subscribe(cfg.prefix+".w."+s.token, s.onMsg)
 	if err != nil {
 		return fmt.Errorf("natsexec: serve: %w", err)
@@ -127,11 +130,12 @@ loop:
 
 // server is the worker side of Serve.
 type server struct {
-	nc    *nats.Conn
-	cfg   serveConfig
-	codec *codec
-	token string
-	wg    sync.WaitGroup // running calls
+	nc     *nats.Conn
+	cfg    serveConfig
+	codec  *codec
+	token  string         // tokenFor(secret)
+	secret []byte         // told in the goodbye only
+	wg     sync.WaitGroup // running calls
 
 	mu       sync.Mutex
 	calls    map[string]*running // by reply subject
@@ -149,7 +153,7 @@ func (s *server) heartbeat() heartbeat {
 	s.mu.Lock()
 	n := len(s.calls)
 	s.mu.Unlock()
-	return heartbeat{token: s.token, name: s.cfg.name, capacity: s.cfg.concurrency, running: n, interval: s.cfg.heartbeat}
+	return heartbeat{token: s.token, name: s.cfg.name, capacity: s.cfg.concurrency, running: n, interval: s.cfg.heartbeat, secret: s.secret}
 }
 
 // drain stops the worker's subscription, letting its callback handle (and
@@ -176,25 +180,32 @@ func (s *server) drain(sub *nats.Subscription) {
 
 // onMsg handles the messages on the worker's subject, one at a time.
 func (s *server) onMsg(m *nats.Msg) {
-	if len(m.Data) == 0 {
+	version, kind, body, ok := head(m.Data)
+	if !ok {
 		return
 	}
-	switch m.Data[0] {
+	if version != protocolVersion {
+		// Say so rather than misread it: the pool fails the call clearly.
+		if m.Reply != "" {
+			s.nc.Publish(m.Reply, newMsg(kindMismatch, 0))
+		}
+		return
+	}
+	switch kind {
 	case kindCall:
-		s.start(m)
+		s.start(m, body)
 	case kindCancel:
-		r := reader{b: m.Data[1:]}
-		reply := r.bytes()
-		if r.err != nil {
+		reply, data, err := parseCancel(body)
+		if err != nil {
 			return
 		}
 		var we subprocess.WireError
 		cause := error(context.Canceled)
-		if s.codec.decode(r.b, &we) == nil {
+		if s.codec.decode(data, &we) == nil {
 			cause = we.Err("")
 		}
 		s.mu.Lock()
-		c := s.calls[string(reply)]
+		c := s.calls[reply]
 		s.mu.Unlock()
 		if c != nil {
 			c.cancel(cause)
@@ -203,7 +214,7 @@ func (s *server) onMsg(m *nats.Msg) {
 }
 
 // start starts a call, or refuses it if the worker is full or stopping.
-func (s *server) start(m *nats.Msg) {
+func (s *server) start(m *nats.Msg, body []byte) {
 	dot := strings.LastIndexByte(m.Reply, '.')
 	if dot < 0 {
 		return
@@ -212,10 +223,8 @@ func (s *server) start(m *nats.Msg) {
 	if err != nil || id == 0 {
 		return
 	}
-	r := reader{b: m.Data[1:]}
-	timeout := time.Duration(r.uint())
-	fn := r.string()
-	if r.err != nil {
+	timeout, fn, input, err := parseCall(body)
+	if err != nil {
 		return
 	}
 	s.mu.Lock()
@@ -225,7 +234,7 @@ func (s *server) start(m *nats.Msg) {
 			free = 0
 		}
 		s.mu.Unlock()
-		s.nc.Publish(m.Reply, binary.AppendUvarint([]byte{kindBusy}, uint64(free)))
+		s.nc.Publish(m.Reply, binary.AppendUvarint(newMsg(kindBusy, 10), uint64(free)))
 		return
 	}
 	if _, dup := s.calls[m.Reply]; dup {
@@ -246,7 +255,7 @@ func (s *server) start(m *nats.Msg) {
 		ctx, stopTimer = context.WithTimeout(ctx, timeout-1)
 		stop = func() { stopTimer(); cancel(nil) }
 	}
-	go s.run(ctx, stop, m.Reply, fn, r.b)
+	go s.run(ctx, stop, m.Reply, fn, input)
 }
 
 // run runs one call and replies. The reply is sent from a deferred call so
@@ -286,24 +295,71 @@ func (s *server) call(ctx context.Context, fn string, input []byte) (any, error)
 	return h.Call(ctx, in)
 }
 
-// reply sends a call's result, or its error.
+// reply sends a call's result, or its error. A reply that does not fit in
+// a NATS message is replaced by a short error saying so: dropping it would
+// leave the caller waiting for a lease, then deeming a healthy worker lost
+// (and running an idempotent function again).
 func (s *server) reply(subject, fn string, free int, out any, err error) {
+	limit := int(s.nc.MaxPayload())
 	if err == nil {
-		b := binary.AppendUvarint([]byte{kindResult}, uint64(free))
+		b := binary.AppendUvarint(newMsg(kindResult, 10), uint64(free))
 		if b, err = s.codec.appendEncode(b, out); err == nil {
-			s.nc.Publish(subject, b)
-			return
+			if len(b) <= limit {
+				s.nc.Publish(subject, b)
+				return
+			}
+			err = fmt.Errorf("natsexec: %s: the result, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, len(b), limit, ErrTooLarge)
+		} else {
+			err = fmt.Errorf("natsexec: %s: cannot encode result of type %T: %w", fn, out, err)
 		}
-		err = fmt.Errorf("natsexec: %s: cannot encode result of type %T: %w", fn, out, err)
 	}
-	b := binary.AppendUvarint([]byte{kindError}, uint64(free))
-	b, encErr := s.codec.appendEncode(b, subprocess.NewWireError(err))
-	if encErr != nil {
-		// A WireError is plain data; this cannot happen.
-		panic(fmt.Sprintf("natsexec: cannot encode a WireError: %v", encErr))
+	head := binary.AppendUvarint(newMsg(kindError, 10), uint64(free))
+	b := s.encodeWireError(head, subprocess.NewWireError(err))
+	if size := len(b); size > limit {
+		b = s.encodeWireError(head, shrinkWireError(subprocess.NewWireError(err), size, limit))
+		if len(b) > limit { // a tiny max_payload, or many sentinels
+			we := subprocess.NewWireError(fmt.Errorf("natsexec: %s: the error, %d bytes, is above the NATS server's max_payload of %d bytes: %w", fn, size, limit, ErrTooLarge))
+			b = s.encodeWireError(head, we)
+		}
 	}
 	s.nc.Publish(subject, b)
 }
+
+func (s *server) encodeWireError(head []byte, we *subprocess.WireError) []byte {
+	b, err := s.codec.appendEncode(head[:len(head):len(head)], we)
+	if err != nil {
+		// A WireError is plain data; this cannot happen.
+		panic(fmt.Sprintf("natsexec: cannot encode a WireError: %v", err))
+	}
+	return b
+}
+
+// keptText is how much of an error's text and stack a reply keeps when
+// the whole error does not fit in a NATS message.
+const keptText = 1 << 10
+
+// shrinkWireError returns we cut short to fit, unless limit is tiny, in
+// limit bytes, saying so and matching ErrTooLarge as well as we's
+// sentinels.
+func shrinkWireError(we *subprocess.WireError, size, limit int) *subprocess.WireError {
+	short := *we
+	keep := min(keptText, limit/8)
+	if len(short.Message) > keep {
+		short.Message = short.Message[:keep] + "..."
+	}
+	short.Message += fmt.Sprintf(" [cut short by natsexec: the error, %d bytes, is above the NATS server's max_payload of %d bytes]", size, limit)
+	if len(short.Stack) > keep {
+		short.Stack = short.Stack[:keep]
+	}
+	if len(short.Sentinels) > 64 {
+		short.Sentinels = short.Sentinels[:64]
+	}
+	short.Sentinels = append(short.Sentinels[:len(short.Sentinels):len(short.Sentinels)], subprocess.NewWireError(ErrTooLarge).Sentinels...)
+	return &short
+}
+
+// renewChunk is the most call ids one renewal carries.
+const renewChunk = 1000
 
 // renew tells each pool with calls running here which of them are, so that
 // their leases do not run out.
@@ -315,11 +371,15 @@ func (s *server) renew() {
 	}
 	s.mu.Unlock()
 	for inbox, ids := range byInbox {
-		b := appendString([]byte{kindRenew}, s.token)
-		b = binary.AppendUvarint(b, uint64(len(ids)))
-		for _, id := range ids {
-			b = binary.AppendUvarint(b, id)
+		// At most 10 bytes an id: a renewal stays far below any
+		// max_payload.
+		for chunk := range slices.Chunk(ids, renewChunk) {
+			b := appendString(newMsg(kindRenew, 0), s.token)
+			b = binary.AppendUvarint(b, uint64(len(chunk)))
+			for _, id := range chunk {
+				b = binary.AppendUvarint(b, id)
+			}
+			s.nc.Publish(inbox+".0", b)
 		}
-		s.nc.Publish(inbox+".0", b)
 	}
 }
