@@ -14,6 +14,7 @@ require (
 )
 
 require (
+	github.com/thejerf/suture/v4 v4.0.6 // indirect
 	go.uber.org/atomic v1.7.0 // indirect
 	go.uber.org/multierr v1.9.0 // indirect
 )

@@ -1,0 +1,510 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/structured-go/nursery"
+)
+
+// run is one Serve of a supervisor: its nursery, and the loop's state.
+// Only the loop goroutine (the one in Serve) touches it, but for the
+// channels.
+type run struct {
+	s      *Supervisor
+	in     *nursery.Nursery
+	events chan event    // from the children
+	ctrl   chan request  // from Add and Remove
+	done   chan struct{} // closed when the loop has ended
+
+	pending  []event // exits noted and not handled yet, in order
+	restarts []int64 // times of the restarts within the intensity period
+}
+
+// event is a child's ready or exit.
+type event struct {
+	c     *child
+	gen   uint64
+	ready bool
+	err   error // the failure; nil for a normal exit
+}
+
+// request is an Add or a Remove.
+type request struct {
+	add    *Spec
+	remove string
+	reply  chan error
+}
+
+// incarnation is one run of a child: how to cancel it, even before its
+// goroutine has made its context.
+type incarnation struct {
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc
+	cause  error // set if stopped before cancel was made
+	ready  atomic.Bool
+}
+
+func (inc *incarnation) stop(cause error) {
+	inc.mu.Lock()
+	defer inc.mu.Unlock()
+	if inc.cancel != nil {
+		inc.cancel(cause)
+	} else {
+		inc.cause = cause
+	}
+}
+
+// errShutdown tells the loop that ctx ended while it was busy.
+var errShutdown = errors.New("supervisor: shutting down")
+
+// errGoexit is the failure of a child that called runtime.Goexit.
+var errGoexit = errors.New("supervisor: child called runtime.Goexit")
+
+// startFailed carries the failure of a child that exited before ready.
+type startFailed struct{ err error }
+
+func (e *startFailed) Error() string { return e.err.Error() }
+
+func (r *run) ask(ctx context.Context, q request) error {
+	q.reply = make(chan error, 1)
+	select {
+	case r.ctrl <- q:
+	case <-r.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	select {
+	case err := <-q.reply:
+		return err
+	case <-r.done:
+		select {
+		case err := <-q.reply:
+			return err
+		default:
+			return ErrStopped
+		}
+	}
+}
+
+func (r *run) send(e event) {
+	select {
+	case r.events <- e:
+	case <-r.done:
+	}
+}
+
+// loop starts the children, supervises them, and stops them.
+func (r *run) loop(ctx context.Context, ready func()) error {
+	for i := 0; i < len(r.s.children); i++ {
+		c := r.s.children[i]
+		switch err := r.start(ctx, c); {
+		case err == errShutdown:
+			return r.shutdown(ctx, nil)
+		case err != nil:
+			return r.shutdown(ctx, &StartError{Supervisor: r.s.name, Child: c.spec.name, Err: err.(*startFailed).err})
+		}
+	}
+	if ready != nil {
+		ready()
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if len(r.pending) > 0 {
+			e := r.pending[0]
+			r.pending = slices.Delete(r.pending, 0, 1)
+			if err := r.handleExit(ctx, e); err != nil {
+				return r.shutdown(ctx, err)
+			}
+			continue
+		}
+		var timerC <-chan time.Time
+		if at, ok := r.nextRestart(); ok {
+			d := time.Duration(at - time.Now().UnixNano())
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			timerC = timer.C
+		}
+		select {
+		case e := <-r.events:
+			r.note(e)
+		case q := <-r.ctrl:
+			if err := r.serveRequest(ctx, q); err != nil {
+				return r.shutdown(ctx, err)
+			}
+		case <-timerC:
+			if err := r.restartDue(ctx); err != nil {
+				return r.shutdown(ctx, err)
+			}
+		case <-ctx.Done():
+			return r.shutdown(ctx, nil)
+		case <-r.in.Context().Done(): // a child called runtime.Goexit
+			return r.shutdown(ctx, nil)
+		}
+	}
+}
+
+func (r *run) setState(c *child, st State) {
+	r.s.mu.Lock()
+	c.state = st
+	r.s.mu.Unlock()
+}
+
+// launch starts a new incarnation of c in the supervisor's nursery.
+func (r *run) launch(c *child) {
+	c.gen++
+	gen := c.gen
+	inc := new(incarnation)
+	c.inc = inc
+	r.setState(c, Starting)
+	r.emit(EventStart, c, nil, 0)
+	r.in.Go(func(tctx context.Context) error {
+		r.body(tctx, c, gen, inc)
+		return nil // the loop has the outcome: the nursery must not keep it
+	}, nursery.Name(c.spec.name))
+}
+
+// body runs one incarnation of a child and sends its ready and exit.
+func (r *run) body(tctx context.Context, c *child, gen uint64, inc *incarnation) {
+	ctx, cancel := context.WithCancelCause(tctx)
+	inc.mu.Lock()
+	inc.cancel = cancel
+	if inc.cause != nil {
+		cancel(inc.cause)
+	}
+	inc.mu.Unlock()
+	var err error
+	returned := false
+	defer func() {
+		if !returned {
+			if v := recover(); v != nil {
+				err = &nursery.PanicError{Value: v, Stack: debug.Stack(), Task: c.spec.name}
+			} else {
+				err = errGoexit
+			}
+		} else if err != nil && ctx.Err() != nil &&
+			(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Cause(ctx))) {
+			err = nil // its own cancellation: a normal exit
+		}
+		cancel(nil)
+		r.send(event{c: c, gen: gen, err: err})
+	}()
+	err = c.spec.fn(ctx, func() {
+		if inc.ready.CompareAndSwap(false, true) {
+			r.send(event{c: c, gen: gen, ready: true})
+		}
+	})
+	returned = true
+}
+
+// note applies an event of a child the loop is not waiting for: a ready,
+// or an exit to handle later.
+func (r *run) note(e event) {
+	c := e.c
+	if e.gen != c.gen {
+		return // an earlier incarnation, or a stuck one
+	}
+	if e.ready {
+		if c.state == Starting {
+			r.setState(c, Running)
+			r.emit(EventReady, c, nil, 0)
+		}
+		return
+	}
+	r.setState(c, Stopped)
+	c.gen++ // the incarnation is over
+	r.pending = append(r.pending, e)
+}
+
+// start launches c and waits until it is ready or has exited. It returns
+// nil when c is ready or exited normally (the exit is then pending), a
+// *startFailed when it failed first (pending too), or errShutdown.
+func (r *run) start(ctx context.Context, c *child) error {
+	r.launch(c)
+	gen := c.gen
+	for {
+		select {
+		case e := <-r.events:
+			if e.c != c || e.gen != gen {
+				r.note(e)
+				continue
+			}
+			r.note(e)
+			if e.ready {
+				return nil
+			}
+			if e.err != nil {
+				return &startFailed{e.err}
+			}
+			return nil
+		case <-ctx.Done():
+			return errShutdown
+		case <-r.in.Context().Done():
+			return errShutdown
+		}
+	}
+}
+
+// stop cancels c and waits for it, for at most its grace. It returns the
+// failure c returned instead of its cancellation, if any, or a
+// *StopTimeoutError if c did not return in time.
+func (r *run) stop(c *child) (failed error, stuck *StopTimeoutError) {
+	r.setState(c, Stopping)
+	c.inc.stop(errStopping)
+	gen := c.gen
+	timer := time.NewTimer(c.spec.grace)
+	defer timer.Stop()
+	for {
+		select {
+		case e := <-r.events:
+			if e.c != c || e.gen != gen {
+				r.note(e)
+				continue
+			}
+			if e.ready {
+				continue
+			}
+			c.gen++
+			r.setState(c, Stopped)
+			r.record(c, e.err)
+			return e.err, nil
+		case <-timer.C:
+			c.gen++ // its exit, if it comes, is stale
+			r.setState(c, Stuck)
+			err := &StopTimeoutError{Supervisor: r.s.name, Child: c.spec.name, Grace: c.spec.grace}
+			r.emit(EventStopTimeout, c, err, 0)
+			return nil, err
+		}
+	}
+}
+
+// record logs an exit and keeps its failure.
+func (r *run) record(c *child, err error) {
+	if err != nil {
+		r.s.mu.Lock()
+		c.fails.push(err)
+		r.s.mu.Unlock()
+	}
+	r.emit(EventExit, c, err, 0)
+}
+
+func running(c *child) bool { return c.state == Starting || c.state == Running }
+
+// handleExit applies the restart type and the strategy to an exit.
+func (r *run) handleExit(ctx context.Context, e event) error {
+	c := e.c
+	r.record(c, e.err)
+	if !slices.Contains(r.s.children, c) || c.pending {
+		return nil // removed, or already waiting to restart with its group
+	}
+	switch c.spec.restart {
+	case Temporary:
+		r.removeChild(c)
+		return nil
+	case Transient:
+		if e.err == nil {
+			return nil
+		}
+	}
+	cfg := &r.s.cfg
+	now := time.Now().UnixNano()
+	if cfg.intensity >= 0 {
+		cut := now - int64(cfg.period)
+		i := 0
+		for i < len(r.restarts) && r.restarts[i] <= cut {
+			i++
+		}
+		r.restarts = r.restarts[:copy(r.restarts, r.restarts[i:])]
+		if len(r.restarts) >= cfg.intensity {
+			r.s.mu.Lock()
+			fails := c.fails.list()
+			r.s.mu.Unlock()
+			err := &GiveUpError{Supervisor: r.s.name, Child: c.spec.name, Restarts: cfg.intensity, Period: cfg.period, Failures: fails}
+			r.emit(EventGiveUp, c, err, 0)
+			return err
+		}
+		r.restarts = append(r.restarts, now)
+	}
+	if c.lastRestart == 0 || now-c.lastRestart >= int64(cfg.period) {
+		c.streak = 0
+	}
+	c.streak++
+	c.lastRestart = now
+	delay := cfg.delay(c.streak)
+
+	group := r.group(c)
+	for i := len(group) - 1; i >= 0; i-- {
+		if m := group[i]; running(m) {
+			if _, stuck := r.stop(m); stuck != nil {
+				return stuck
+			}
+		}
+	}
+	at := now + int64(delay)
+	for _, m := range group {
+		if m.spec.restart == Temporary {
+			r.removeChild(m)
+			continue
+		}
+		m.pending, m.restartAt = true, at
+		r.s.mu.Lock()
+		m.state = Restarting
+		m.restarts++
+		r.s.mu.Unlock()
+		r.emit(EventRestart, m, nil, delay)
+	}
+	if delay == 0 {
+		return r.restartDue(ctx)
+	}
+	return nil
+}
+
+// group returns the children the strategy restarts when c must be.
+func (r *run) group(c *child) []*child {
+	switch r.s.cfg.strategy {
+	case OneForAll:
+		return slices.Clone(r.s.children)
+	case RestForOne:
+		return slices.Clone(r.s.children[slices.Index(r.s.children, c):])
+	}
+	return []*child{c}
+}
+
+func (r *run) removeChild(c *child) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if i := slices.Index(r.s.children, c); i >= 0 {
+		r.s.children = slices.Delete(r.s.children, i, i+1)
+	}
+}
+
+// nextRestart returns the earliest time a child waits to restart at.
+func (r *run) nextRestart() (int64, bool) {
+	var at int64
+	ok := false
+	for _, c := range r.s.children {
+		if c.pending && (!ok || c.restartAt < at) {
+			at, ok = c.restartAt, true
+		}
+	}
+	return at, ok
+}
+
+// restartDue starts, in order, the children whose restart time has come.
+// A child that fails before ready stops the round: its exit is pending, and
+// handling it reschedules the rest.
+func (r *run) restartDue(ctx context.Context) error {
+	now := time.Now().UnixNano()
+	for i := 0; i < len(r.s.children); i++ {
+		c := r.s.children[i]
+		if !c.pending || c.restartAt > now {
+			continue
+		}
+		c.pending = false
+		switch err := r.start(ctx, c); {
+		case err == errShutdown:
+			return err
+		case err != nil:
+			return nil
+		}
+	}
+	return nil
+}
+
+// serveRequest adds or removes a child.
+func (r *run) serveRequest(ctx context.Context, q request) error {
+	s := r.s
+	if q.add != nil {
+		if s.indexLocked(q.add.name) >= 0 {
+			q.reply <- s.duplicate(q.add.name)
+			return nil
+		}
+		c := &child{spec: *q.add}
+		s.mu.Lock()
+		s.children = append(s.children, c)
+		s.mu.Unlock()
+		switch err := r.start(ctx, c); {
+		case err == errShutdown:
+			q.reply <- ErrStopped
+			return err
+		case err != nil:
+			// Not added: take its exit out of the pending ones, and keep a
+			// record of it.
+			r.pending = slices.DeleteFunc(r.pending, func(e event) bool { return e.c == c })
+			r.record(c, err.(*startFailed).err)
+			r.removeChild(c)
+			q.reply <- &StartError{Supervisor: s.name, Child: c.spec.name, Err: err.(*startFailed).err}
+			return nil
+		}
+		q.reply <- nil
+		return nil
+	}
+	i := s.indexLocked(q.remove)
+	if i < 0 {
+		q.reply <- s.unknown(q.remove)
+		return nil
+	}
+	c := s.children[i]
+	var err error
+	if running(c) {
+		if _, stuck := r.stop(c); stuck != nil {
+			err = stuck
+		}
+	}
+	r.removeChild(c)
+	q.reply <- err
+	return nil
+}
+
+// shutdown stops every running child in reverse order and returns the
+// supervisor's result: cause, or context.Cause(ctx), joined with the
+// failures and stuck children of the stop.
+func (r *run) shutdown(ctx context.Context, cause error) error {
+	var errs []error
+	if cause != nil && cause != errShutdown {
+		errs = append(errs, cause)
+	}
+	for i := len(r.s.children) - 1; i >= 0; i-- {
+		c := r.s.children[i]
+		if !running(c) {
+			continue
+		}
+		failed, stuck := r.stop(c)
+		if failed != nil {
+			errs = append(errs, &childError{child: c.spec.name, err: failed})
+		}
+		if stuck != nil {
+			errs = append(errs, stuck)
+		}
+	}
+	for _, e := range r.pending {
+		r.record(e.c, e.err)
+	}
+	r.pending = nil
+	r.s.mu.Lock()
+	for _, c := range r.s.children {
+		c.pending = false
+		if c.state != Stuck {
+			c.state = Stopped
+		}
+	}
+	r.s.mu.Unlock()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return errors.Join(errs...)
+}
