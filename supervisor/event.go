@@ -59,6 +59,10 @@ type Event struct {
 	Restarts int
 	// Delay is the backoff before the restart (EventRestart).
 	Delay time.Duration
+	// Cause names the child whose exit made the strategy restart this one
+	// (EventRestart): Child itself under OneForOne, a sibling's name for
+	// the rest of its group under OneForAll and RestForOne.
+	Cause string
 }
 
 func (k EventKind) level(err error) slog.Level {
@@ -79,6 +83,10 @@ func (k EventKind) level(err error) slog.Level {
 // emit sends an event to the hook and the logger. It builds nothing when
 // neither wants it.
 func (r *run) emit(kind EventKind, c *child, err error, delay time.Duration) {
+	r.emitCause(kind, c, err, delay, nil)
+}
+
+func (r *run) emitCause(kind EventKind, c *child, err error, delay time.Duration, cause *child) {
 	cfg := &r.s.cfg
 	l := cfg.logger
 	if !cfg.loggerSet {
@@ -94,6 +102,9 @@ func (r *run) emit(kind EventKind, c *child, err error, delay time.Duration) {
 		e.Child = c.spec.name
 		e.Restarts = c.restarts
 	}
+	if cause != nil {
+		e.Cause = cause.spec.name
+	}
 	if cfg.hook != nil {
 		cfg.hook(e)
 	}
@@ -103,7 +114,7 @@ func (r *run) emit(kind EventKind, c *child, err error, delay time.Duration) {
 			attrs = append(attrs, slog.String("child", e.Child), slog.Int("restarts", e.Restarts))
 		}
 		if kind == EventRestart {
-			attrs = append(attrs, slog.Duration("delay", delay))
+			attrs = append(attrs, slog.Duration("delay", delay), slog.String("cause", e.Cause))
 		}
 		if err != nil {
 			attrs = append(attrs, slog.Any("err", err))

@@ -211,8 +211,9 @@ func (r *run) body(tctx context.Context, c *child, gen uint64, inc *incarnation)
 	returned = true
 }
 
-// note applies an event of a child the loop is not waiting for: a ready,
-// or an exit to handle later.
+// note applies an event of a child: a ready, or an exit, which it records
+// at once (so that no failure is lost, whatever happens next) and leaves to
+// handleExit.
 func (r *run) note(e event) {
 	c := e.c
 	if e.gen != c.gen {
@@ -227,6 +228,7 @@ func (r *run) note(e event) {
 	}
 	r.setState(c, Stopped)
 	c.gen++ // the incarnation is over
+	r.record(c, e.err)
 	r.pending = append(r.pending, e)
 }
 
@@ -304,10 +306,10 @@ func (r *run) record(c *child, err error) {
 
 func running(c *child) bool { return c.state == Starting || c.state == Running }
 
-// handleExit applies the restart type and the strategy to an exit.
+// handleExit applies the restart type and the strategy to an exit noted
+// earlier.
 func (r *run) handleExit(ctx context.Context, e event) error {
 	c := e.c
-	r.record(c, e.err)
 	if !slices.Contains(r.s.children, c) || c.pending {
 		return nil // removed, or already waiting to restart with its group
 	}
@@ -365,7 +367,7 @@ func (r *run) handleExit(ctx context.Context, e event) error {
 		m.state = Restarting
 		m.restarts++
 		r.s.mu.Unlock()
-		r.emit(EventRestart, m, nil, delay)
+		r.emitCause(EventRestart, m, nil, delay, c)
 	}
 	if delay == 0 {
 		return r.restartDue(ctx)
@@ -442,10 +444,8 @@ func (r *run) serveRequest(ctx context.Context, q request) error {
 			q.reply <- ErrStopped
 			return err
 		case err != nil:
-			// Not added: take its exit out of the pending ones, and keep a
-			// record of it.
+			// Not added: take its exit out of the pending ones.
 			r.pending = slices.DeleteFunc(r.pending, func(e event) bool { return e.c == c })
-			r.record(c, err.(*startFailed).err)
 			r.removeChild(c)
 			q.reply <- &StartError{Supervisor: s.name, Child: c.spec.name, Err: err.(*startFailed).err}
 			return nil
@@ -490,9 +490,6 @@ func (r *run) shutdown(ctx context.Context, cause error) error {
 		if stuck != nil {
 			errs = append(errs, stuck)
 		}
-	}
-	for _, e := range r.pending {
-		r.record(e.c, e.err)
 	}
 	r.pending = nil
 	r.s.mu.Lock()

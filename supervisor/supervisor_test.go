@@ -322,7 +322,7 @@ func TestStartError(t *testing.T) {
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "b", se.Child)
 		assert.ErrorIs(t, err, errBoom)
-		assert.Equal(t, []string{"start a", "ready a", "start b", "exit a", "exit b: boom"}, h.rec.take())
+		assert.Equal(t, []string{"start a", "ready a", "start b", "exit b: boom", "exit a"}, h.rec.take())
 		require.NoError(t, h.n.Wait(), "Start's failure is Start's alone")
 	})
 }
@@ -335,7 +335,7 @@ func TestOneShot(t *testing.T) {
 			supervisor.Child("a", newFake().serve))
 		require.NoError(t, err)
 		assert.True(t, migrated)
-		assert.Equal(t, []string{"start migrate", "start a", "ready a", "exit migrate"}, h.rec.take())
+		assert.Equal(t, []string{"start migrate", "exit migrate", "start a", "ready a"}, h.rec.take())
 		require.NoError(t, h.stop())
 	})
 }
