@@ -58,6 +58,12 @@ type fuzzer struct {
 	failures map[any]bool // what children returned or panicked with
 	seen     map[any]bool // what exit events carried
 	sups     []*fuzzSup
+	log      []fuzzEvent // every supervisor's events, in one order
+}
+
+type fuzzEvent struct {
+	sup *fuzzSup
+	e   supervisor.Event
 }
 
 type fuzzSup struct {
@@ -65,7 +71,12 @@ type fuzzSup struct {
 	children  []string
 	intensity int
 	period    time.Duration
-	events    []supervisor.Event
+
+	// check's state
+	starting    string
+	firstStarts int
+	started     map[string]bool
+	decisions   []time.Time
 }
 
 func (fz *fuzzer) byte() byte {
@@ -95,7 +106,7 @@ func (fz *fuzzer) supervisor(name string, depth int) *supervisor.Supervisor {
 		supervisor.Hook(func(e supervisor.Event) {
 			fz.mu.Lock()
 			defer fz.mu.Unlock()
-			fs.events = append(fs.events, e)
+			fz.log = append(fz.log, fuzzEvent{fs, e})
 			if e.Kind == supervisor.EventExit && e.Err != nil {
 				fz.seen[key(e.Err)] = true
 			}
@@ -222,49 +233,50 @@ func (fz *fuzzer) check(t *testing.T) {
 			t.Errorf("failure %v lost: no exit event carried it", k)
 		}
 	}
+	byName := map[string]*fuzzSup{}
 	for _, fs := range fz.sups {
-		fs.check(t)
+		byName[fs.name] = fs
+		fs.started = map[string]bool{}
+	}
+	for _, fe := range fz.log {
+		if nested := byName[fe.e.Child]; nested != nil && fe.e.Kind == supervisor.EventStart {
+			// The parent serves a nested supervisor again: its restart
+			// count starts over.
+			nested.decisions, nested.starting = nil, ""
+		}
+		fe.sup.check(t, fe.e)
 	}
 }
 
-func (fs *fuzzSup) check(t *testing.T) {
-	starting := ""      // the child that started and is not ready nor exited yet
-	firstStarts := 0    // first starts seen, to check their order
-	started := map[string]bool{}
-	var decisions []time.Time
-	for _, e := range fs.events {
-		switch e.Kind {
-		case supervisor.EventStart:
-			if starting != "" {
-				t.Errorf("%s: %s started while %s was starting", fs.name, e.Child, starting)
+func (fs *fuzzSup) check(t *testing.T, e supervisor.Event) {
+	switch e.Kind {
+	case supervisor.EventStart:
+		if fs.starting != "" {
+			t.Errorf("%s: %s started while %s was starting", fs.name, e.Child, fs.starting)
+		}
+		fs.starting = e.Child
+		if !fs.started[e.Child] {
+			fs.started[e.Child] = true
+			if fs.firstStarts >= len(fs.children) || fs.children[fs.firstStarts] != e.Child {
+				t.Errorf("%s: first start of %s out of order", fs.name, e.Child)
 			}
-			starting = e.Child
-			if !started[e.Child] {
-				started[e.Child] = true
-				if firstStarts >= len(fs.children) || fs.children[firstStarts] != e.Child {
-					t.Errorf("%s: first start of %s out of order", fs.name, e.Child)
-				}
-				firstStarts++
-			}
-		case supervisor.EventReady, supervisor.EventExit:
-			if starting == e.Child {
-				starting = ""
-			}
-		case supervisor.EventRestart:
-			if e.Cause != e.Child {
-				continue // the same decision, for another member of the group
-			}
-			decisions = append(decisions, e.Time)
-			if n := recent(decisions, e.Time, fs.period); n > fs.intensity {
-				t.Errorf("%s: %d restarts within %v, intensity %d", fs.name, n, fs.period, fs.intensity)
-			}
-		case supervisor.EventGiveUp:
-			if n := recent(decisions, e.Time, fs.period); n != fs.intensity {
-				t.Errorf("%s: gave up after %d restarts within %v, intensity %d", fs.name, n, fs.period, fs.intensity)
-			}
-			// A nested supervisor may be served again: its count starts over.
-			decisions = nil
-			starting = ""
+			fs.firstStarts++
+		}
+	case supervisor.EventReady, supervisor.EventExit:
+		if fs.starting == e.Child {
+			fs.starting = ""
+		}
+	case supervisor.EventRestart:
+		if e.Cause != e.Child {
+			return // the same decision, for another member of the group
+		}
+		fs.decisions = append(fs.decisions, e.Time)
+		if n := recent(fs.decisions, e.Time, fs.period); n > fs.intensity {
+			t.Errorf("%s: %d restarts within %v, intensity %d", fs.name, n, fs.period, fs.intensity)
+		}
+	case supervisor.EventGiveUp:
+		if n := recent(fs.decisions, e.Time, fs.period); n != fs.intensity {
+			t.Errorf("%s: gave up after %d restarts within %v, intensity %d", fs.name, n, fs.period, fs.intensity)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +21,9 @@ type run struct {
 	ctrl   chan request  // from Add and Remove
 	done   chan struct{} // closed when the loop has ended
 
-	pending  []event // exits noted and not handled yet, in order
-	restarts []int64 // times of the restarts within the intensity period
+	pending  []event   // exits noted and not handled yet, in order
+	one      [1]*child // group's result under OneForOne
+	restarts []int64   // times of the restarts within the intensity period
 }
 
 // event is a child's ready or exit.
@@ -41,24 +41,21 @@ type request struct {
 	reply  chan error
 }
 
-// incarnation is one run of a child: how to cancel it, even before its
-// goroutine has made its context.
+// incarnation is one run of a child.
 type incarnation struct {
-	mu     sync.Mutex
+	gen    uint64
+	ctx    context.Context
 	cancel context.CancelCauseFunc
-	cause  error // set if stopped before cancel was made
-	ready  atomic.Bool
+	phase  atomic.Uint32 // incStarting, incReady, incExited
 }
 
-func (inc *incarnation) stop(cause error) {
-	inc.mu.Lock()
-	defer inc.mu.Unlock()
-	if inc.cancel != nil {
-		inc.cancel(cause)
-	} else {
-		inc.cause = cause
-	}
-}
+const (
+	incStarting uint32 = iota
+	incReady
+	incExited
+)
+
+func (inc *incarnation) stop(cause error) { inc.cancel(cause) }
 
 // errShutdown tells the loop that ctx ended while it was busy.
 var errShutdown = errors.New("supervisor: shutting down")
@@ -93,12 +90,9 @@ func (r *run) ask(ctx context.Context, q request) error {
 	}
 }
 
-func (r *run) send(e event) {
-	select {
-	case r.events <- e:
-	case <-r.done:
-	}
-}
+// send gives an event to the loop. It never blocks for good: after the
+// loop, Serve drains the events until every child has returned.
+func (r *run) send(e event) { r.events <- e }
 
 // loop starts the children, supervises them, and stops them.
 func (r *run) loop(ctx context.Context, ready func()) error {
@@ -164,29 +158,59 @@ func (r *run) setState(c *child, st State) {
 	r.s.mu.Unlock()
 }
 
-// launch starts a new incarnation of c in the supervisor's nursery.
+// launch starts a new incarnation of c. Each child has a runner: one task
+// of the supervisor's nursery, named after it, that runs its incarnations
+// one after the other. A restart hands the runner the next incarnation
+// instead of starting a goroutine, whose fresh stack would have to grow
+// again: that made most of the cost of a restart. Its context is made here,
+// on the loop's goroutine, for the same reason.
 func (r *run) launch(c *child) {
 	c.gen++
-	gen := c.gen
-	inc := new(incarnation)
+	ctx, cancel := context.WithCancelCause(r.in.Context())
+	inc := &incarnation{ctx: ctx, cancel: cancel, gen: c.gen}
 	c.inc = inc
 	r.setState(c, Starting)
 	r.emit(EventStart, c, nil, 0)
-	r.in.Go(func(tctx context.Context) error {
-		r.body(tctx, c, gen, inc)
-		return nil // the loop has the outcome: the nursery must not keep it
-	}, nursery.Name(c.spec.name))
+	if c.runner == nil {
+		if c.taskName == nil {
+			c.taskName = nursery.Name(c.spec.name)
+		}
+		ch := make(chan *incarnation)
+		c.runner = ch
+		r.in.Go(func(context.Context) error {
+			r.runner(c, ch)
+			return nil // the loop has the outcomes: the nursery must not keep them
+		}, c.taskName)
+	}
+	select {
+	case c.runner <- inc:
+	case <-r.in.Context().Done():
+		// A child called runtime.Goexit, and the nursery runs nothing more:
+		// the loop is shutting down.
+		cancel(nil)
+		r.note(event{c: c, gen: inc.gen})
+	}
+}
+
+// runner runs a child's incarnations until the child is removed (ch is
+// closed) or the loop has ended.
+func (r *run) runner(c *child, ch chan *incarnation) {
+	for {
+		select {
+		case inc, ok := <-ch:
+			if !ok {
+				return
+			}
+			r.body(c, inc)
+		case <-r.done:
+			return
+		}
+	}
 }
 
 // body runs one incarnation of a child and sends its ready and exit.
-func (r *run) body(tctx context.Context, c *child, gen uint64, inc *incarnation) {
-	ctx, cancel := context.WithCancelCause(tctx)
-	inc.mu.Lock()
-	inc.cancel = cancel
-	if inc.cause != nil {
-		cancel(inc.cause)
-	}
-	inc.mu.Unlock()
+func (r *run) body(c *child, inc *incarnation) {
+	ctx, cancel, gen := inc.ctx, inc.cancel, inc.gen
 	var err error
 	returned := false
 	defer func() {
@@ -201,10 +225,11 @@ func (r *run) body(tctx context.Context, c *child, gen uint64, inc *incarnation)
 			err = nil // its own cancellation: a normal exit
 		}
 		cancel(nil)
+		inc.phase.Store(incExited)
 		r.send(event{c: c, gen: gen, err: err})
 	}()
 	err = c.spec.fn(ctx, func() {
-		if inc.ready.CompareAndSwap(false, true) {
+		if inc.phase.CompareAndSwap(incStarting, incReady) {
 			r.send(event{c: c, gen: gen, ready: true})
 		}
 	})
@@ -383,10 +408,15 @@ func (r *run) group(c *child) []*child {
 	case RestForOne:
 		return slices.Clone(r.s.children[slices.Index(r.s.children, c):])
 	}
-	return []*child{c}
+	r.one[0] = c
+	return r.one[:]
 }
 
 func (r *run) removeChild(c *child) {
+	if c.runner != nil {
+		close(c.runner)
+		c.runner = nil
+	}
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if i := slices.Index(r.s.children, c); i >= 0 {

@@ -43,6 +43,8 @@ type child struct {
 	restartAt   int64        // in time.Now().UnixNano()
 	streak      int          // restarts in a row, for the backoff
 	lastRestart int64        // UnixNano, 0 if never restarted
+	taskName    nursery.TaskOption
+	runner      chan *incarnation // to the child's task; nil before its first start
 }
 
 // New returns a supervisor named name, configured by opts: its
@@ -203,7 +205,7 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 	}
 	s.run = r
 	for _, c := range s.children {
-		c.pending, c.gen, c.state = false, c.gen+1, Stopped
+		c.pending, c.gen, c.state, c.runner = false, c.gen+1, Stopped, nil
 	}
 	s.mu.Unlock()
 
@@ -213,8 +215,19 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 	s.run = nil
 	s.mu.Unlock()
 	close(r.done)
+	// Children still running (stuck ones) may yet send their exit: drain
+	// the events until every child has returned.
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range r.events {
+		}
+	}()
 	r.in.Cancel(errStopping)
-	if werr := r.in.Wait(); werr != nil {
+	werr := r.in.Wait()
+	close(r.events)
+	<-drained
+	if werr != nil {
 		err = errors.Join(err, werr)
 	}
 	return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -477,5 +478,24 @@ func TestTree(t *testing.T) {
 		require.NoError(t, nursery.WriteTree(&tree))
 		assert.Contains(t, tree.String(), "  nursery \"sup\": running\n    nursery \"inner\": running\n")
 		require.NoError(t, h.stop())
+	})
+}
+
+func TestGoexitStopsTheSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := newFake(), make(chan struct{})
+		h, err := start(t, nil,
+			supervisor.Child("a", a.serve),
+			supervisor.Child("b", func(_ context.Context, ready func()) error {
+				ready()
+				<-b
+				runtime.Goexit()
+				return nil
+			}))
+		require.NoError(t, err)
+		close(b)
+		err = h.n.Wait()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "runtime.Goexit")
 	})
 }
