@@ -203,26 +203,29 @@ func (fz *fuzzer) fail(k any) {
 	fz.failures[k] = true
 }
 
-// known reports whether err is made of the errors a supervisor returns.
+// known reports whether err is made of the errors a supervisor returns:
+// its own typed errors, and failures children returned or panicked with,
+// wrapped in names.
 func (fz *fuzzer) known(err error) bool {
-	var (
-		gu *supervisor.GiveUpError
-		se *supervisor.StartError
-	)
-	return errors.As(err, &gu) || errors.As(err, &se) || fz.failures[key(errors.Unwrap(err))] || isJoinOfKnown(fz, err)
-}
-
-func isJoinOfKnown(fz *fuzzer, err error) bool {
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return false
-	}
-	for _, e := range j.Unwrap() {
-		if !fz.known(e) {
-			return false
+	switch e := err.(type) {
+	case *supervisor.GiveUpError, *supervisor.StartError:
+		return true
+	case *nursery.PanicError:
+		return fz.failures[e.Value]
+	case interface{ Unwrap() []error }:
+		for _, e := range e.Unwrap() {
+			if !fz.known(e) {
+				return false
+			}
 		}
+		return true
+	case interface{ Unwrap() error }:
+		if fz.failures[err] {
+			return true
+		}
+		return fz.known(e.Unwrap())
 	}
-	return true
+	return fz.failures[err]
 }
 
 func (fz *fuzzer) check(t *testing.T) {
