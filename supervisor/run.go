@@ -17,22 +17,33 @@ import (
 type run struct {
 	s      *Supervisor
 	in     *nursery.Nursery
-	events chan event    // from the children
-	ctrl   chan request  // from Add and Remove
+	events chan event    // from the children, Add, Remove and ctx
 	done   chan struct{} // closed when the loop has ended
 
-	pending  []event   // exits noted and not handled yet, in order
-	one      [1]*child // group's result under OneForOne
-	restarts []int64   // times of the restarts within the intensity period
+	cancelled bool       // ctx (or the nursery's context) has ended
+	requests  []*request // Add and Remove received while busy
+	pending   []event    // exits noted and not handled yet, in order
+	one       [1]*child  // group's result under OneForOne
+	restarts  []int64    // times of the restarts within the intensity period
 }
 
-// event is a child's ready or exit.
+// event is what the loop receives, all on one channel so that it waits
+// with a plain receive rather than a select: a child's ready or exit, an
+// Add or Remove, or the end of ctx.
 type event struct {
-	c     *child
-	gen   uint64
-	ready bool
-	err   error // the failure; nil for a normal exit
+	kind uint8
+	c    *child
+	gen  uint64
+	err  error // the failure; nil for a normal exit
+	q    *request
 }
+
+const (
+	evExit uint8 = iota
+	evReady
+	evRequest
+	evCancel
+)
 
 // request is an Add or a Remove.
 type request struct {
@@ -71,7 +82,7 @@ func (e *startFailed) Error() string { return e.err.Error() }
 func (r *run) ask(ctx context.Context, q request) error {
 	q.reply = make(chan error, 1)
 	select {
-	case r.ctrl <- q:
+	case r.events <- event{kind: evRequest, q: &q}:
 	case <-r.done:
 		return ErrStopped
 	case <-ctx.Done():
@@ -90,9 +101,36 @@ func (r *run) ask(ctx context.Context, q request) error {
 	}
 }
 
-// send gives an event to the loop. It never blocks for good: after the
-// loop, Serve drains the events until every child has returned.
-func (r *run) send(e event) { r.events <- e }
+// absorb applies an event that its receiver was not waiting for.
+func (r *run) absorb(e event) {
+	switch e.kind {
+	case evReady, evExit:
+		r.note(e)
+	case evRequest:
+		r.requests = append(r.requests, e.q)
+	case evCancel:
+		r.cancelled = true
+	}
+}
+
+// onDone arranges for an evCancel event when ctx ends, and returns a
+// function that undoes it, or waits until the event is delivered or the
+// loop has ended.
+func (r *run) onDone(ctx context.Context) (stop func()) {
+	sent := make(chan struct{})
+	undo := context.AfterFunc(ctx, func() {
+		defer close(sent)
+		select {
+		case r.events <- event{kind: evCancel}:
+		case <-r.done:
+		}
+	})
+	return func() {
+		if !undo() {
+			<-sent
+		}
+	}
+}
 
 // loop starts the children, supervises them, and stops them.
 func (r *run) loop(ctx context.Context, ready func()) error {
@@ -115,10 +153,21 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 		}
 	}()
 	for {
+		if r.cancelled {
+			return r.shutdown(ctx, nil)
+		}
 		if len(r.pending) > 0 {
 			e := r.pending[0]
 			r.pending = slices.Delete(r.pending, 0, 1)
 			if err := r.handleExit(ctx, e); err != nil {
+				return r.shutdown(ctx, err)
+			}
+			continue
+		}
+		if len(r.requests) > 0 {
+			q := r.requests[0]
+			r.requests = slices.Delete(r.requests, 0, 1)
+			if err := r.serveRequest(ctx, q); err != nil {
 				return r.shutdown(ctx, err)
 			}
 			continue
@@ -133,21 +182,17 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 			}
 			timerC = timer.C
 		}
+		if timerC == nil {
+			r.absorb(<-r.events)
+			continue
+		}
 		select {
 		case e := <-r.events:
-			r.note(e)
-		case q := <-r.ctrl:
-			if err := r.serveRequest(ctx, q); err != nil {
-				return r.shutdown(ctx, err)
-			}
+			r.absorb(e)
 		case <-timerC:
 			if err := r.restartDue(ctx); err != nil {
 				return r.shutdown(ctx, err)
 			}
-		case <-ctx.Done():
-			return r.shutdown(ctx, nil)
-		case <-r.in.Context().Done(): // a child called runtime.Goexit
-			return r.shutdown(ctx, nil)
 		}
 	}
 }
@@ -183,6 +228,11 @@ func (r *run) launch(c *child) {
 		}, c.taskName)
 	}
 	select {
+	case c.runner <- inc: // the runner waits: the common case
+		return
+	default:
+	}
+	select {
 	case c.runner <- inc:
 	case <-r.in.Context().Done():
 		// A child called runtime.Goexit, and the nursery runs nothing more:
@@ -192,19 +242,11 @@ func (r *run) launch(c *child) {
 	}
 }
 
-// runner runs a child's incarnations until the child is removed (ch is
-// closed) or the loop has ended.
+// runner runs a child's incarnations until ch is closed: when the child is
+// removed, or after the loop.
 func (r *run) runner(c *child, ch chan *incarnation) {
-	for {
-		select {
-		case inc, ok := <-ch:
-			if !ok {
-				return
-			}
-			r.body(c, inc)
-		case <-r.done:
-			return
-		}
+	for inc := range ch {
+		r.body(c, inc)
 	}
 }
 
@@ -226,11 +268,14 @@ func (r *run) body(c *child, inc *incarnation) {
 		}
 		cancel(nil)
 		inc.phase.Store(incExited)
-		r.send(event{c: c, gen: gen, err: err})
+		r.events <- event{kind: evExit, c: c, gen: gen, err: err} // drained after the loop
 	}()
 	err = c.spec.fn(ctx, func() {
 		if inc.phase.CompareAndSwap(incStarting, incReady) {
-			r.send(event{c: c, gen: gen, ready: true})
+			select {
+			case r.events <- event{kind: evReady, c: c, gen: gen}:
+			case <-r.done: // called late, from another goroutine
+			}
 		}
 	})
 	returned = true
@@ -244,7 +289,7 @@ func (r *run) note(e event) {
 	if e.gen != c.gen {
 		return // an earlier incarnation, or a stuck one
 	}
-	if e.ready {
+	if e.kind == evReady {
 		if c.state == Starting {
 			r.setState(c, Running)
 			r.emit(EventReady, c, nil, 0)
@@ -261,28 +306,28 @@ func (r *run) note(e event) {
 // nil when c is ready or exited normally (the exit is then pending), a
 // *startFailed when it failed first (pending too), or errShutdown.
 func (r *run) start(ctx context.Context, c *child) error {
+	if r.cancelled {
+		return errShutdown
+	}
 	r.launch(c)
 	gen := c.gen
 	for {
-		select {
-		case e := <-r.events:
-			if e.c != c || e.gen != gen {
-				r.note(e)
-				continue
+		e := <-r.events
+		if (e.kind != evReady && e.kind != evExit) || e.c != c || e.gen != gen {
+			r.absorb(e)
+			if r.cancelled {
+				return errShutdown
 			}
-			r.note(e)
-			if e.ready {
-				return nil
-			}
-			if e.err != nil {
-				return &startFailed{e.err}
-			}
-			return nil
-		case <-ctx.Done():
-			return errShutdown
-		case <-r.in.Context().Done():
-			return errShutdown
+			continue
 		}
+		r.note(e)
+		switch {
+		case e.kind == evReady:
+			return nil
+		case e.err != nil:
+			return &startFailed{e.err}
+		}
+		return nil
 	}
 }
 
@@ -298,11 +343,11 @@ func (r *run) stop(c *child) (failed error, stuck *StopTimeoutError) {
 	for {
 		select {
 		case e := <-r.events:
-			if e.c != c || e.gen != gen {
-				r.note(e)
+			if (e.kind != evReady && e.kind != evExit) || e.c != c || e.gen != gen {
+				r.absorb(e)
 				continue
 			}
-			if e.ready {
+			if e.kind == evReady {
 				continue
 			}
 			c.gen++
@@ -458,7 +503,7 @@ func (r *run) restartDue(ctx context.Context) error {
 }
 
 // serveRequest adds or removes a child.
-func (r *run) serveRequest(ctx context.Context, q request) error {
+func (r *run) serveRequest(ctx context.Context, q *request) error {
 	s := r.s
 	if q.add != nil {
 		if s.indexLocked(q.add.name) >= 0 {
@@ -522,6 +567,10 @@ func (r *run) shutdown(ctx context.Context, cause error) error {
 		}
 	}
 	r.pending = nil
+	for _, q := range r.requests {
+		q.reply <- ErrStopped
+	}
+	r.requests = nil
 	r.s.mu.Lock()
 	for _, c := range r.s.children {
 		c.pending = false

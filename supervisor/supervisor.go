@@ -200,7 +200,6 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 		s:      s,
 		in:     nursery.New(context.WithoutCancel(ctx), nursery.WithName(s.name)),
 		events: make(chan event, 16),
-		ctrl:   make(chan request),
 		done:   make(chan struct{}),
 	}
 	s.run = r
@@ -208,24 +207,39 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 		c.pending, c.gen, c.state, c.runner = false, c.gen+1, Stopped, nil
 	}
 	s.mu.Unlock()
+	stopCtx := r.onDone(ctx)
+	stopIn := r.onDone(r.in.Context()) // a child called runtime.Goexit
 
 	err := r.loop(ctx, ready)
 
 	s.mu.Lock()
 	s.run = nil
+	for _, c := range s.children {
+		if c.runner != nil {
+			close(c.runner)
+			c.runner = nil
+		}
+	}
 	s.mu.Unlock()
 	close(r.done)
+	stopCtx()
+	stopIn()
 	// Children still running (stuck ones) may yet send their exit: drain
 	// the events until every child has returned.
-	drained := make(chan struct{})
+	drained, stopDrain := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(drained)
-		for range r.events {
+		for {
+			select {
+			case <-r.events:
+			case <-stopDrain:
+				return
+			}
 		}
 	}()
 	r.in.Cancel(errStopping)
 	werr := r.in.Wait()
-	close(r.events)
+	close(stopDrain)
 	<-drained
 	if werr != nil {
 		err = errors.Join(err, werr)
