@@ -10,7 +10,10 @@ import (
 // until ctx ends or it fails. Returning nil, or returning its own
 // cancellation after ctx ended, is a normal exit; any other error, or a
 // panic, is a failure. A service that only does one piece of work may
-// return nil without calling ready: its successors start then.
+// return nil without calling ready: its successors start then. Call ready
+// at most once (later calls do nothing) and before returning; a child that
+// never calls it and never returns holds up the start of its successors,
+// so bound a slow start with a deadline of its own.
 //
 // [Supervisor.Serve] is a Service, so a supervisor can supervise another.
 type Service func(ctx context.Context, ready func()) error

@@ -334,7 +334,7 @@ func (r *run) start(ctx context.Context, c *child) error {
 // stop cancels c and waits for it, for at most its grace. It returns the
 // failure c returned instead of its cancellation, if any, or a
 // *StopTimeoutError if c did not return in time.
-func (r *run) stop(c *child) (failed error, stuck *StopTimeoutError) {
+func (r *run) stop(c *child) (stuck *StopTimeoutError, failed error) {
 	r.setState(c, Stopping)
 	c.inc.stop(errStopping)
 	gen := c.gen
@@ -353,13 +353,13 @@ func (r *run) stop(c *child) (failed error, stuck *StopTimeoutError) {
 			c.gen++
 			r.setState(c, Stopped)
 			r.record(c, e.err)
-			return e.err, nil
+			return nil, e.err
 		case <-timer.C:
 			c.gen++ // its exit, if it comes, is stale
 			r.setState(c, Stuck)
 			err := &StopTimeoutError{Supervisor: r.s.name, Child: c.spec.name, Grace: c.spec.grace}
 			r.emit(EventStopTimeout, c, err, 0)
-			return nil, err
+			return err, nil
 		}
 	}
 }
@@ -421,7 +421,7 @@ func (r *run) handleExit(ctx context.Context, e event) error {
 	group := r.group(c)
 	for i := len(group) - 1; i >= 0; i-- {
 		if m := group[i]; running(m) {
-			if _, stuck := r.stop(m); stuck != nil {
+			if stuck, _ := r.stop(m); stuck != nil {
 				return stuck
 			}
 		}
@@ -536,7 +536,7 @@ func (r *run) serveRequest(ctx context.Context, q *request) error {
 	c := s.children[i]
 	var err error
 	if running(c) {
-		if _, stuck := r.stop(c); stuck != nil {
+		if stuck, _ := r.stop(c); stuck != nil {
 			err = stuck
 		}
 	}
@@ -558,7 +558,7 @@ func (r *run) shutdown(ctx context.Context, cause error) error {
 		if !running(c) {
 			continue
 		}
-		failed, stuck := r.stop(c)
+		stuck, failed := r.stop(c)
 		if failed != nil {
 			errs = append(errs, &childError{child: c.spec.name, err: failed})
 		}
