@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,10 +55,12 @@ type request struct {
 
 // incarnation is one run of a child.
 type incarnation struct {
-	gen    uint64
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	phase  atomic.Uint32 // incStarting, incReady, incExited
+	gen   uint64
+	phase atomic.Uint32 // incStarting, incReady, incExited
+
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc // made by the runner
+	cause  error                   // set if stopped before the runner made cancel
 }
 
 const (
@@ -66,7 +69,15 @@ const (
 	incExited
 )
 
-func (inc *incarnation) stop(cause error) { inc.cancel(cause) }
+func (inc *incarnation) stop(cause error) {
+	inc.mu.Lock()
+	defer inc.mu.Unlock()
+	if inc.cancel != nil {
+		inc.cancel(cause)
+	} else if inc.cause == nil {
+		inc.cause = cause
+	}
+}
 
 // errShutdown tells the loop that ctx ended while it was busy.
 var errShutdown = errors.New("supervisor: shutting down")
@@ -207,12 +218,10 @@ func (r *run) setState(c *child, st State) {
 // of the supervisor's nursery, named after it, that runs its incarnations
 // one after the other. A restart hands the runner the next incarnation
 // instead of starting a goroutine, whose fresh stack would have to grow
-// again: that made most of the cost of a restart. Its context is made here,
-// on the loop's goroutine, for the same reason.
+// again: that made most of the cost of a restart.
 func (r *run) launch(c *child) {
 	c.gen++
-	ctx, cancel := context.WithCancelCause(r.in.Context())
-	inc := &incarnation{ctx: ctx, cancel: cancel, gen: c.gen}
+	inc := &incarnation{gen: c.gen}
 	c.inc = inc
 	r.setState(c, Starting)
 	r.emit(EventStart, c, nil, 0)
@@ -222,8 +231,8 @@ func (r *run) launch(c *child) {
 		}
 		ch := make(chan *incarnation)
 		c.runner = ch
-		r.in.Go(func(context.Context) error {
-			r.runner(c, ch)
+		r.in.Go(func(tctx context.Context) error {
+			r.runner(tctx, c, ch)
 			return nil // the loop has the outcomes: the nursery must not keep them
 		}, c.taskName)
 	}
@@ -237,22 +246,31 @@ func (r *run) launch(c *child) {
 	case <-r.in.Context().Done():
 		// A child called runtime.Goexit, and the nursery runs nothing more:
 		// the loop is shutting down.
-		cancel(nil)
 		r.note(event{c: c, gen: inc.gen})
 	}
 }
 
 // runner runs a child's incarnations until ch is closed: when the child is
 // removed, or after the loop.
-func (r *run) runner(c *child, ch chan *incarnation) {
+func (r *run) runner(tctx context.Context, c *child, ch chan *incarnation) {
 	for inc := range ch {
-		r.body(c, inc)
+		r.body(tctx, c, inc)
 	}
 }
 
-// body runs one incarnation of a child and sends its ready and exit.
-func (r *run) body(c *child, inc *incarnation) {
-	ctx, cancel, gen := inc.ctx, inc.cancel, inc.gen
+// body runs one incarnation of a child and sends its ready and exit. The
+// child's context derives from the runner's task context, so that in debug
+// mode the nurseries it creates (a nested supervisor's) appear under its
+// task in the live tree, and its pprof labels name it.
+func (r *run) body(tctx context.Context, c *child, inc *incarnation) {
+	gen := inc.gen
+	ctx, cancel := context.WithCancelCause(tctx)
+	inc.mu.Lock()
+	inc.cancel = cancel
+	if inc.cause != nil {
+		cancel(inc.cause)
+	}
+	inc.mu.Unlock()
 	var err error
 	returned := false
 	defer func() {

@@ -499,3 +499,32 @@ func TestGoexitStopsTheSupervisor(t *testing.T) {
 		assert.Contains(t, err.Error(), "runtime.Goexit")
 	})
 }
+
+func TestTreeInDebugMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inner := supervisor.New("inner", supervisor.Logger(nil))
+		require.NoError(t, inner.Add(t.Context(), supervisor.Child("x", newFake().serve)))
+		sup := supervisor.New("sup", supervisor.Logger(nil))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("inner", inner.Serve)))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("y", newFake().serve)))
+		n := nursery.New(t.Context(), nursery.Debug(), nursery.WithName("main"))
+		require.NoError(t, supervisor.Start(n, sup))
+		var tree strings.Builder
+		require.NoError(t, nursery.WriteTree(&tree))
+		var shape []string
+		for _, line := range strings.Split(strings.TrimSpace(tree.String()), "\n") {
+			shape = append(shape, line[:strings.Index(line, ":")])
+		}
+		assert.Equal(t, []string{
+			`nursery "main"`,
+			`  task "sup"`,
+			`    nursery "sup"`,
+			`      task "inner"`,
+			`        nursery "inner"`,
+			`          task "x"`,
+			`      task "y"`,
+		}, shape, tree.String())
+		n.Cancel(nil)
+		require.NoError(t, n.Wait())
+	})
+}
