@@ -51,7 +51,14 @@ type request struct {
 	add    *Spec
 	remove string
 	reply  chan error
+	state  atomic.Uint32 // reqWaiting, then reqTaken by the loop or reqAbandoned by ask
 }
+
+const (
+	reqWaiting uint32 = iota
+	reqTaken
+	reqAbandoned
+)
 
 // incarnation is one run of a child.
 type incarnation struct {
@@ -90,10 +97,10 @@ type startFailed struct{ err error }
 
 func (e *startFailed) Error() string { return e.err.Error() }
 
-func (r *run) ask(ctx context.Context, q request) error {
+func (r *run) ask(ctx context.Context, q *request) error {
 	q.reply = make(chan error, 1)
 	select {
-	case r.events <- event{kind: evRequest, q: &q}:
+	case r.events <- event{kind: evRequest, q: q}:
 	case <-r.done:
 		return ErrStopped
 	case <-ctx.Done():
@@ -103,12 +110,22 @@ func (r *run) ask(ctx context.Context, q request) error {
 	case err := <-q.reply:
 		return err
 	case <-r.done:
+	case <-ctx.Done():
+		if q.state.CompareAndSwap(reqWaiting, reqAbandoned) {
+			return context.Cause(ctx)
+		}
+		// The loop has begun: wait for the outcome.
 		select {
 		case err := <-q.reply:
 			return err
-		default:
-			return ErrStopped
+		case <-r.done:
 		}
+	}
+	select {
+	case err := <-q.reply:
+		return err
+	default:
+		return ErrStopped
 	}
 }
 
@@ -522,6 +539,9 @@ func (r *run) restartDue(ctx context.Context) error {
 
 // serveRequest adds or removes a child.
 func (r *run) serveRequest(ctx context.Context, q *request) error {
+	if !q.state.CompareAndSwap(reqWaiting, reqTaken) {
+		return nil // its caller's context ended first
+	}
 	s := r.s
 	if q.add != nil {
 		if s.indexLocked(q.add.name) >= 0 {

@@ -78,9 +78,11 @@ func Start(n *nursery.Nursery, s *Supervisor) error {
 // the others and returns once the child is ready (or has returned nil
 // before calling ready); if the child fails first, it is not added and Add
 // returns a *[StartError], as Erlang's start_child does. Add returns an
-// error if a child of that name exists, [ErrStopped] if the supervisor
-// stops meanwhile, and ctx's cause if ctx ends before the supervisor takes
-// the request. Add panics if spec was not made by [Child].
+// error if a child of that name exists, and [ErrStopped] if the supervisor
+// stops meanwhile. If ctx ends while the supervisor is busy (starting or
+// restarting other children), Add returns ctx's cause and the child is not
+// added; once the supervisor has begun to start it, Add waits for the
+// outcome. Add panics if spec was not made by [Child].
 func (s *Supervisor) Add(ctx context.Context, spec Spec) error {
 	if ctx == nil {
 		panic("supervisor: nil Context")
@@ -99,16 +101,17 @@ func (s *Supervisor) Add(ctx context.Context, spec Spec) error {
 		return nil
 	}
 	s.mu.Unlock()
-	return r.ask(ctx, request{add: &spec})
+	return r.ask(ctx, &request{add: &spec})
 }
 
 // Remove stops the child named name, giving it its grace period, and
 // removes it; no strategy runs. If the child does not return within its
 // grace, Remove removes it anyway and returns a *[StopTimeoutError]; the
 // child's goroutine still holds up the end of [Supervisor.Serve]. Remove
-// returns an error if there is no such child, [ErrStopped] if the
-// supervisor stops meanwhile, and ctx's cause if ctx ends before the
-// supervisor takes the request.
+// returns an error if there is no such child, and [ErrStopped] if the
+// supervisor stops meanwhile. If ctx ends while the supervisor is busy,
+// Remove returns ctx's cause and does nothing; once the supervisor has
+// begun to stop the child, Remove waits for the outcome.
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	if ctx == nil {
 		panic("supervisor: nil Context")
@@ -125,7 +128,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 		return nil
 	}
 	s.mu.Unlock()
-	return r.ask(ctx, request{remove: name})
+	return r.ask(ctx, &request{remove: name})
 }
 
 // Children returns a snapshot of the children, in start order: their
