@@ -108,4 +108,3 @@ func (a *app) take() []string {
 	a.events = nil
 	return out
 }
-
