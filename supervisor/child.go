@@ -2,6 +2,9 @@ package supervisor
 
 import (
 	"context"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"time"
 )
 
@@ -87,6 +90,7 @@ type Spec struct {
 	fn      Service
 	restart Restart
 	grace   time.Duration
+	site    string // file:line of the call to Child
 }
 
 // Child returns the spec of a child named name that runs fn. The name must
@@ -101,6 +105,9 @@ func Child(name string, fn Service, opts ...ChildOption) Spec {
 		panic("supervisor: nil Service")
 	}
 	s := Spec{name: name, fn: fn, restart: Permanent, grace: DefaultGrace}
+	if _, file, line, ok := runtime.Caller(1); ok {
+		s.site = filepath.Base(filepath.Dir(file)) + "/" + filepath.Base(file) + ":" + strconv.Itoa(line)
+	}
 	for _, o := range opts {
 		o.applyChild(&s)
 	}

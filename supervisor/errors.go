@@ -56,6 +56,7 @@ type StartError struct {
 
 var _ error = (*StartError)(nil)
 
+// Error names the supervisor and the child, and gives its failure.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("supervisor %q: child %q failed to start: %v", e.Supervisor, e.Child, e.Err)
 }
@@ -71,12 +72,21 @@ type StopTimeoutError struct {
 	Supervisor string
 	Child      string
 	Grace      time.Duration
+	// Site is where the child's spec was made (the call to [Child]), as
+	// "dir/file.go:line", or "" if unknown.
+	Site string
 }
 
 var _ error = (*StopTimeoutError)(nil)
 
+// Error names the supervisor, the child and its grace, and where the child
+// was defined.
 func (e *StopTimeoutError) Error() string {
-	return fmt.Sprintf("supervisor %q: child %q did not stop within its grace period of %v", e.Supervisor, e.Child, e.Grace)
+	s := fmt.Sprintf("supervisor %q: child %q did not stop within its grace period of %v", e.Supervisor, e.Child, e.Grace)
+	if e.Site != "" {
+		s += " (defined at " + e.Site + ")"
+	}
+	return s
 }
 
 // childError names the child whose failure it carries.

@@ -392,7 +392,7 @@ func (r *run) stop(c *child) (stuck *StopTimeoutError, failed error) {
 		case <-timer.C:
 			c.gen++ // its exit, if it comes, is stale
 			r.setState(c, Stuck)
-			err := &StopTimeoutError{Supervisor: r.s.name, Child: c.spec.name, Grace: c.spec.grace}
+			err := &StopTimeoutError{Supervisor: r.s.name, Child: c.spec.name, Grace: c.spec.grace, Site: c.spec.site}
 			r.emit(EventStopTimeout, c, err, 0)
 			return err, nil
 		}

@@ -294,7 +294,7 @@ func TestGrace(t *testing.T) {
 		require.ErrorAs(t, err, &st)
 		assert.Equal(t, "b", st.Child)
 		assert.Equal(t, 2*time.Second, st.Grace)
-		assert.Contains(t, err.Error(), `supervisor "sup": child "b" did not stop within its grace period of 2s`)
+		assert.Contains(t, err.Error(), `supervisor "sup": child "b" did not stop within its grace period of 2s (defined at supervisor/supervisor_test.go:`)
 	})
 }
 
