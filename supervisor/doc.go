@@ -36,8 +36,8 @@
 // and restarts all in order; [RestForOne] does so for the children started
 // after it. Restarted children start in order and wait for readiness again.
 //
-// More than [Intensity] restarts within its period (default 5 in 30 s, as
-// suture) and the supervisor gives up: it stops its children and
+// More than [Intensity] restarts within its period (default 5 in 30 s,
+// suture's numbers; Erlang's are 1 in 5 s) and the supervisor gives up: it stops its children and
 // [Supervisor.Serve] returns a *[GiveUpError] naming the child and carrying
 // its last failures, which fails the supervisor's own task — and, under a
 // parent supervisor, makes the parent apply its strategy. Between restarts
