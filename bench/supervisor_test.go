@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/thejerf/suture/v4"
 
@@ -78,9 +80,11 @@ func BenchmarkRestart(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		cpu := cpuTime()
 		for b.Loop() {
 			c.cycle()
 		}
+		reportCPU(b, cpu)
 		n.Cancel(nil)
 		if err := n.Wait(); err != nil {
 			b.Fatal(err)
@@ -98,14 +102,32 @@ func BenchmarkRestart(b *testing.B) {
 		errc := sup.ServeBackground(ctx)
 		<-c.up
 		b.ReportAllocs()
+		cpu := cpuTime()
 		for b.Loop() {
 			c.cycle()
 		}
+		reportCPU(b, cpu)
 		cancel()
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// cpuTime returns the CPU time the process has used, user and system.
+// On a machine shared with other work, the CPU time per restart varies far
+// less than the wall time, which includes waiting for a core.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op since start as cpu-ns/op.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkSupervisorFailures runs b.N failures of one child under one
