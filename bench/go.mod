@@ -9,6 +9,7 @@ require (
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/sourcegraph/conc v0.3.0
 	github.com/structured-go/nursery v0.0.0-00010101000000-000000000000
+	github.com/thejerf/suture/v4 v4.0.6
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
 )

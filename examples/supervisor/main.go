@@ -1,18 +1,23 @@
-// Supervisor shows that an error in a background task cannot be lost.
+// Supervisor runs a small service tree with package supervisor: a database
+// client that must be ready before an HTTP server that uses it, and a flaky
+// background worker under a supervisor of its own.
 //
-// In asyncio, a task started with ensure_future() and never awaited keeps its
-// exception to itself: you have to attach add_done_callback() and look. In a
-// nursery there is no unawaited task — Wait waits for all of them — so a
-// failure always reaches Wait. What differs is the policy:
+//	app (rest-for-one)
+//	├── db          connects, then serves queries; its loss restarts what follows
+//	├── http        net/http on 127.0.0.1:0, started only once db is ready
+//	└── background (one-for-one)
+//	    └── worker  transient: fails now and then, restarted alone
 //
-//   - Part 1, the default (fail-fast): a background task fails, its siblings
-//     are cancelled at once, and the failure, with the task's name, is what
-//     Wait returns.
-//   - Part 2, CollectErrors (a supervisor): each worker is restarted a few
-//     times, every failure is logged where it happens, siblings keep running,
-//     and Wait returns every worker that gave up.
+// The program starts the tree (supervisor.Start returns once db, http and
+// the worker are ready), asks the server for a value, lets the worker fail
+// once, breaks the database connection — the app supervisor stops
+// background and http in reverse order, then starts db, http and
+// background again in order, each after the previous one is ready — asks
+// again, and stops the whole tree in reverse order. Every event is logged
+// through log/slog; no failure is lost, and nothing outlives the nursery.
 //
-// Run it with:
+// In asyncio you would write this by hand; in Erlang/OTP it is a
+// supervisor with the rest_for_one strategy. Run it with:
 //
 //	go run ./examples/supervisor
 package main
@@ -23,9 +28,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/supervisor"
 )
 
 func main() {
@@ -35,90 +45,210 @@ func main() {
 	}
 }
 
-var errLostDB = errors.New("lost connection to database")
+var (
+	errConnReset = errors.New("connection reset by peer")
+	errFlaky     = errors.New("flaky: job failed")
+)
 
+// run starts the tree, exercises it and stops it.
 func run(ctx context.Context, w io.Writer) error {
-	fmt.Fprintln(w, "== part 1: fail-fast")
-	err := app(ctx, w)
-	fmt.Fprintf(w, "app stopped: %v\n", err)
-	fmt.Fprintf(w, "errors.Is(err, errLostDB) = %t\n", errors.Is(err, errLostDB))
-
-	fmt.Fprintln(w, "== part 2: supervisor")
-	err = supervisor(ctx, w)
-	fmt.Fprintf(w, "supervisor stopped:\n%v\n", err)
-	return nil
-}
-
-// app runs a foreground task that would run forever and a background
-// heartbeat that fails. The heartbeat's error cancels the foreground task and
-// comes back from Run.
-func app(ctx context.Context, w io.Writer) error {
+	a := newApp(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: noTime})))
 	return nursery.Run(ctx, func(n *nursery.Nursery) error {
-		n.Go(func(ctx context.Context) error {
-			<-ctx.Done() // serve requests until cancelled
-			fmt.Fprintf(w, "requests: stopped, because: %v\n", context.Cause(ctx))
-			return ctx.Err() // just the cancellation: Wait does not count it as a failure
-		}, nursery.Name("requests"))
-		n.Go(func(ctx context.Context) error {
-			return errLostDB // in asyncio this would sit in an unawaited future
-		}, nursery.Name("heartbeat"))
-		return nil
-	}, nursery.WithName("app"))
-}
-
-// work is what a supervised worker does; it fails its first fails runs.
-type work struct {
-	name  string
-	fails int
-}
-
-// supervisor runs workers that fail now and then. With CollectErrors a failed
-// worker does not cancel the others; supervise restarts it up to twice and
-// logs every failure as it happens.
-func supervisor(ctx context.Context, w io.Writer) error {
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{} // keep the output stable
-			}
-			return a
-		},
-	}))
-	workers := []work{
-		{name: "ingest", fails: 0},
-		{name: "resize", fails: 1}, // recovers after one restart
-		{name: "notify", fails: 5}, // gives up
-		{name: "report", fails: 3}, // gives up
-	}
-	return nursery.Run(ctx, func(n *nursery.Nursery) error {
-		for _, wk := range workers {
-			n.Go(supervise(log, wk.name, 2, wk.do), nursery.Name(wk.name))
+		if err := supervisor.Start(n, a.tree()); err != nil {
+			return err
 		}
+		get := func() {
+			v, err := a.get("greeting")
+			fmt.Fprintf(w, "GET greeting: %q %v\n", v, err)
+		}
+		get()
+		a.thenReady(func() { a.workerFail <- errFlaky }, "worker")
+		a.thenReady(func() { a.dbFail <- errConnReset }, "background")
+		get()
+		n.Cancel(nil) // stop the tree, in reverse order
 		return nil
-	}, nursery.WithName("supervisor"), nursery.CollectErrors())
+	}, nursery.WithName("main"))
 }
 
-// supervise returns a task that runs fn, restarting it up to restarts times
-// after a failure, and logs each failure. It returns the last failure.
-func supervise(log *slog.Logger, name string, restarts int, fn func(ctx context.Context, attempt int) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for attempt := 1; ; attempt++ {
-			err := fn(ctx, attempt)
-			if err == nil || ctx.Err() != nil {
-				return err
-			}
-			if attempt > restarts {
-				log.Error("giving up", "worker", name, "attempt", attempt, "err", err)
-				return err
-			}
-			log.Warn("restarting", "worker", name, "attempt", attempt, "err", err)
+// app is the state the children share: the database, its current
+// connection and the server's current address.
+type app struct {
+	log        *slog.Logger
+	database   map[string]string // the database server's data
+	dbFail     chan error        // breaks the current connection
+	workerFail chan error        // makes the worker's current job fail
+	readyc     chan string       // children's names as they become ready
+	events     []string          // "app: start db", for the tests
+
+	mu   sync.Mutex
+	conn *conn  // nil while the database client is down
+	addr string // the HTTP server's address, "" while it is down
+}
+
+type conn struct{ data map[string]string }
+
+func newApp(log *slog.Logger) *app {
+	return &app{
+		log:        log,
+		database:   map[string]string{"greeting": "hello"},
+		dbFail:     make(chan error),
+		workerFail: make(chan error),
+		readyc:     make(chan string, 64),
+	}
+}
+
+// tree builds the supervision tree.
+func (a *app) tree() *supervisor.Supervisor {
+	ctx := context.Background()
+	opts := func() []supervisor.Option {
+		// The default backoff: restart at once, then 100 ms, 200 ms, ...
+		return []supervisor.Option{
+			supervisor.Logger(a.log),
+			supervisor.Hook(a.hook),
 		}
 	}
+	background := supervisor.New("background", append(opts(), supervisor.OneForOne)...)
+	must(background.Add(ctx, supervisor.Child("worker", a.worker, supervisor.Transient)))
+
+	app := supervisor.New("app", append(opts(), supervisor.RestForOne)...)
+	must(app.Add(ctx, supervisor.Child("db", a.db)))
+	must(app.Add(ctx, supervisor.Child("http", a.http, supervisor.Grace(2*time.Second))))
+	must(app.Add(ctx, supervisor.Child("background", background.Serve, supervisor.Grace(10*time.Second))))
+	return app
 }
 
-func (wk work) do(ctx context.Context, attempt int) error {
-	if attempt <= wk.fails {
-		return fmt.Errorf("attempt %d failed", attempt)
+func must(err error) {
+	if err != nil {
+		panic(err)
 	}
-	return nil
+}
+
+// hook records every event and passes on the names of children that
+// become ready, for thenReady.
+// A hook must not block: it drops what nobody waits for.
+func (a *app) hook(e supervisor.Event) {
+	line := e.Supervisor + ": " + e.Kind.String() + " " + e.Child
+	if e.Err != nil {
+		line += ": " + e.Err.Error()
+	}
+	a.mu.Lock()
+	a.events = append(a.events, line)
+	a.mu.Unlock()
+	if e.Kind == supervisor.EventReady {
+		select {
+		case a.readyc <- e.Child:
+		default:
+		}
+	}
+}
+
+// thenReady runs do, then waits until the child named name becomes ready.
+func (a *app) thenReady(do func(), name string) {
+	for len(a.readyc) > 0 {
+		<-a.readyc // older news
+	}
+	do()
+	for got := range a.readyc {
+		if got == name {
+			return
+		}
+	}
+}
+
+// db is the database client: ready once connected, it serves until its
+// context ends or the connection breaks.
+func (a *app) db(ctx context.Context, ready func()) error {
+	a.setConn(&conn{data: a.database})
+	defer a.setConn(nil)
+	ready()
+	select {
+	case err := <-a.dbFail:
+		return fmt.Errorf("db: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *app) setConn(c *conn) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.conn = c
+}
+
+// http serves GET /get?key=K from the database on 127.0.0.1:0. It is ready
+// once it listens; it shuts down gracefully when its context ends.
+func (a *app) http(ctx context.Context, ready func()) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(a.handle)}
+	a.mu.Lock()
+	a.addr = l.Addr().String()
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.addr = ""
+		a.mu.Unlock()
+	}()
+	ready()
+	return nursery.Run(ctx, func(n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error {
+			<-ctx.Done()
+			return nursery.Shield(ctx, time.Second, srv.Shutdown)
+		}, nursery.Name("shutdown"))
+		n.Go(func(context.Context) error {
+			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, nursery.Name("serve"))
+		return nil
+	}, nursery.WithName("http"))
+}
+
+func (a *app) handle(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	c := a.conn
+	a.mu.Unlock()
+	if c == nil {
+		http.Error(w, "database down", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprint(w, c.data[r.URL.Query().Get("key")])
+}
+
+// get asks the HTTP server for a key.
+func (a *app) get(key string) (string, error) {
+	a.mu.Lock()
+	addr := a.addr
+	a.mu.Unlock()
+	resp, err := http.Get("http://" + addr + "/get?key=" + key)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	return string(b), err
+}
+
+// worker runs background jobs; a job fails when told to.
+func (a *app) worker(ctx context.Context, ready func()) error {
+	ready()
+	select {
+	case err := <-a.workerFail:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func noTime(_ []string, at slog.Attr) slog.Attr {
+	if at.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return at
 }
