@@ -107,7 +107,9 @@ func (l *limiter) submit(it item) {
 		l.mu.Unlock()
 		c = block()
 		l.mu.Lock()
-		if !l.waitForRoom() {
+		ok := l.waitForRoom()
+		l.unlinger()
+		if !ok {
 			l.mu.Unlock()
 			c.unblock()
 			l.n.drop(it, nil)
@@ -339,12 +341,40 @@ func (l *limiter) runGoroutine() {
 }
 
 // runOnPool is a runner handed to the nursery's pool; c is the worker.
+//
+// It gives the worker back once the queue is empty — unless a caller of Go
+// is waiting for room: that caller has been woken, or will be, and is about
+// to queue its task, and handing the worker back and asking for it again
+// at every burst of a saturated nursery costs far more than waiting for it
+// here. It lingers only while such a caller waits (see unlinger) and no
+// blocked task of the pool waits for the worker.
 func (l *limiter) runOnPool(c *carrier) {
 	defer l.abort(c)
 	l.mu.Lock()
 	l.starting--
-	l.serve(c)
+	for {
+		l.serve(c)
+		if l.closing || l.queued() > 0 || l.waiters == 0 || l.pool.resumers.Load() > 0 {
+			break
+		}
+		l.idle++
+		l.work.Wait()
+		if l.closing {
+			break
+		}
+		l.starting-- // counted by the kick (or unlinger) that woke it
+	}
 	l.mu.Unlock()
+}
+
+// unlinger sends runners lingering on a pool back to it once no caller of
+// Go waits for room any more; l.mu is held.
+func (l *limiter) unlinger() {
+	if l.pool != nil && l.waiters == 0 && l.idle > 0 {
+		l.starting += l.idle
+		l.idle = 0
+		l.work.Broadcast()
+	}
 }
 
 // runJob is a runner handed to another executor as a plain function.

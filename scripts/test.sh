@@ -55,5 +55,14 @@ go test -tags purego -count=1 . ./internal/goid
 step "fuzz FuzzTree, $FUZZTIME"
 go test -run '^$' -fuzz '^FuzzTree$' -fuzztime "$FUZZTIME" .
 
+step "fuzz the subprocess frame parser and the supervisor, $FUZZTIME"
+go test -run '^$' -fuzz '^FuzzFrame$' -fuzztime "$FUZZTIME" ./subprocess
+go test -run '^$' -fuzz '^FuzzSupervisor$' -fuzztime "$FUZZTIME" ./supervisor
+
+step "fuzz the natsexec codec and message parsers, $FUZZTIME"
+for target in FuzzDecode FuzzRoundTrip FuzzMessages; do
+	(cd natsexec && go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" .)
+done
+
 step "benchmarks, one iteration each (bench module)"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./...)
