@@ -82,6 +82,3 @@ func (c *taskCount) wait() {
 		}
 	}
 }
-
-// closed reports whether the count reached zero in Wait.
-func (c *taskCount) closed() bool { return c.state.Load()&countClosed != 0 }
