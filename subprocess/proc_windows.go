@@ -42,3 +42,7 @@ func watchParent() {}
 func parentGone() bool { return false }
 
 func orphaned() {}
+
+// killDescendants does nothing here: a worker cannot find the processes
+// below it on this platform (see doc.go).
+func killDescendants() {}
