@@ -352,17 +352,26 @@ func (l *limiter) runOnPool(c *carrier) {
 	defer l.abort(c)
 	l.mu.Lock()
 	l.starting--
+	p := l.pool
 	for {
 		l.serve(c)
-		if l.closing || l.queued() > 0 || l.waiters == 0 || l.pool.resumers.Load() > 0 {
+		if l.closing || l.queued() > 0 || l.waiters == 0 {
+			break
+		}
+		// Registered before it looks at the pool's needs, so that a need
+		// arising after the look finds it (see Pool.wakeLingerers).
+		p.linger(l, 1)
+		if p.needsWorker() {
+			p.linger(l, -1)
 			break
 		}
 		l.idle++
 		l.work.Wait()
+		p.linger(l, -1)
 		if l.closing {
 			break
 		}
-		l.starting-- // counted by the kick (or unlinger) that woke it
+		l.starting-- // counted by the kick (or sendBack) that woke it
 	}
 	l.mu.Unlock()
 }
@@ -370,7 +379,15 @@ func (l *limiter) runOnPool(c *carrier) {
 // unlinger sends runners lingering on a pool back to it once no caller of
 // Go waits for room any more; l.mu is held.
 func (l *limiter) unlinger() {
-	if l.pool != nil && l.waiters == 0 && l.idle > 0 {
+	if l.pool != nil && l.waiters == 0 {
+		l.sendBack()
+	}
+}
+
+// sendBack wakes every lingering runner, to look at the queue once more
+// and go back to the pool; l.mu is held.
+func (l *limiter) sendBack() {
+	if l.idle > 0 {
 		l.starting += l.idle
 		l.idle = 0
 		l.work.Broadcast()
