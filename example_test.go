@@ -345,7 +345,7 @@ func ExampleFailAfter() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, nursery.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
 	// Output:
-	// nursery: timeout
+	// timeout after 10ms: context deadline exceeded
 	// true true
 }
 
@@ -498,7 +498,7 @@ func ExampleTimeout() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, nursery.ErrTimeout))
 	// Output:
-	// slow query: nursery: timeout
+	// slow query: timeout after 10ms: context deadline exceeded
 	// true
 }
 

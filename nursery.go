@@ -387,12 +387,11 @@ func (n *Nursery) run(it item, queued bool) {
 		n.settle(it, ctx, err, pe, goexit, timedOut)
 	}()
 	if it.tc != nil && it.tc.hasTimeout {
-		var cancelled bool
-		timedOut, cancelled, err = within(ctx, it.tc.timeout, it.call)
-		if cancelled {
-			err = ErrTimeout
+		var timeout error
+		_, timeout, err = within(ctx, it.tc.timeout, it.call)
+		if timeout != nil {
+			err, timedOut = timeout, true
 		}
-		timedOut = cancelled
 	} else {
 		err = it.call(ctx)
 	}
