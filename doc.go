@@ -25,7 +25,7 @@
 //
 // Errors. The first failure cancels the nursery's context with that
 // failure as its cause, so the siblings stop; Wait returns every real
-// failure joined, each prefixed with the names of its nursery and task
+// failure joined, each a *[TaskError] that names its nursery and task
 // ("server: conn-17: connection reset"), and errors.Is and errors.As see
 // through to the originals. A task's context.Canceled that the nursery's
 // own cancellation caused is not a failure. [CollectErrors] turns

@@ -156,7 +156,7 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 		// not report it twice.
 		return err
 	}
-	bodyErr = nameError(bodyErr, n.cfg.name)
+	bodyErr = n.nurseryError(bodyErr)
 	if err == nil {
 		return bodyErr
 	}
@@ -273,8 +273,10 @@ func (n *Nursery) cancelSelf(cause error) {
 // context and reports:
 //
 //   - nil if no task failed;
-//   - the failures, joined, each prefixed by the names of its nursery and
-//     task; errors.Is and errors.As reach every one of them. A task's
+//   - the failures, joined in the order they happened, each a *[TaskError]
+//     that names its nursery and task ("outer: worker-3: connection
+//     refused"); errors.Is and errors.As reach every one of them, and the
+//     joined error's Unwrap() []error lists them. A task's
 //     context.Canceled caused by the nursery's own cancellation is not a
 //     failure;
 //   - an error matching context.Cause of the parent context, once, if the
@@ -313,7 +315,7 @@ func (n *Nursery) finish() {
 	n.mu.Lock()
 	if n.interrupted && !n.selfCancelled {
 		f := n.failuresLocked()
-		f.errs = append(f.errs, nameError(context.Cause(n.parent), n.cfg.name))
+		f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
 	}
 	f := n.failed
 	n.mu.Unlock()
@@ -431,7 +433,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 		f := n.failuresLocked()
 		f.panics = append(f.panics, pe)
 		if n.cfg.panicErr {
-			f.errs = append(f.errs, nameError(pe, n.cfg.name))
+			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: pe.Task, Index: -1, Err: pe})
 		}
 		n.cancelLocked(pe)
 		n.mu.Unlock()
