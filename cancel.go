@@ -2,7 +2,7 @@ package nursery
 
 import (
 	"context"
-	"errors"
+	"reflect"
 	"time"
 )
 
@@ -55,7 +55,7 @@ func within(base context.Context, d time.Duration, fn func(context.Context) erro
 	if context.Cause(ctx) != error(cause) {
 		return false, nil, err
 	}
-	if err == nil || !isCancellation(err, ctx) {
+	if err == nil || !isCancellation(err, ctx, false) {
 		return true, nil, err
 	}
 	if err == error(cause) {
@@ -64,19 +64,64 @@ func within(base context.Context, d time.Duration, fn func(context.Context) erro
 	return true, &timeoutError{d: d, err: err}, err
 }
 
-// isCancellation reports whether err only says that ctx was cancelled: ctx
-// is done and err is context.Canceled, ctx's cause, or — when a deadline
-// ended ctx — context.DeadlineExceeded (each possibly wrapped). A
-// DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
-// real failure: some inner deadline of the task's own ran out.
-func isCancellation(err error, ctx context.Context) bool {
+// isCancellation reports whether err only passes on ctx's cancellation,
+// and so is no failure. It is called as the function that returned err
+// returns, and holds when ctx is done and every leaf of err — each error
+// it joins, followed through wrapping — is context.Canceled,
+// context.DeadlineExceeded when a deadline ended ctx, or ctx's cause
+// itself: the same value, compared with ==, not an error that merely
+// matches it with errors.Is.
+//
+// A DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
+// real failure: some inner deadline of the task's own ran out. When strict
+// is set, the cause is a failure the nursery has already reported; then the
+// cause counts only as it was handed out (inside the nursery's own
+// *TaskError at most), and an error that wraps it is the task's own failure.
+func isCancellation(err error, ctx context.Context, strict bool) bool {
 	cerr := ctx.Err()
-	if cerr == nil {
+	if cerr == nil || err == nil {
 		return false
 	}
-	return errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded) && errors.Is(cerr, context.DeadlineExceeded) ||
-		errors.Is(err, context.Cause(ctx))
+	cause := context.Cause(ctx)
+	if cause != nil && !reflect.TypeOf(cause).Comparable() {
+		cause = nil
+	}
+	return passesOn(err, cerr, cause, false, strict)
+}
+
+// passesOn is isCancellation's walk over err; wrapped says that err sits
+// inside a wrapper the nursery did not make.
+func passesOn(err, cerr, cause error, wrapped, strict bool) bool {
+	if cause != nil && err == cause && !(strict && wrapped) {
+		return true
+	}
+	switch err {
+	case context.Canceled:
+		return true
+	case context.DeadlineExceeded:
+		return cerr == context.DeadlineExceeded
+	}
+	switch e := err.(type) {
+	case *TaskError:
+		return e.Err != nil && passesOn(e.Err, cerr, cause, wrapped, strict)
+	case *indexed:
+		return e.err != nil && passesOn(e.err, cerr, cause, wrapped, strict)
+	case *timeoutError:
+		// A deadline of the task's own; the cause was matched above.
+		return false
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		for _, err := range errs {
+			if err == nil || !passesOn(err, cerr, cause, wrapped, strict) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	case interface{ Unwrap() error }:
+		inner := e.Unwrap()
+		return inner != nil && passesOn(inner, cerr, cause, true, strict)
+	}
+	return false
 }
 
 // FailAfter runs fn with a context that ends d from now and returns fn's

@@ -52,8 +52,9 @@ type Nursery struct {
 // stays small.
 type failures struct {
 	errs   []error       // failures, in the order they happened, named
-	raw    []error       // the same failures as the tasks returned them
+	raw    []error       // the same failures (and panics) as the tasks returned them
 	panics []*PanicError // panics, in the order they happened
+	cause  bool          // one of them is the nursery's cancellation cause
 
 	err    error       // what Wait returns
 	repnic *PanicError // what Wait re-panics with, in default mode
@@ -123,10 +124,17 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 }
 
 // Run creates a nursery, calls body with it, and waits for every task the
-// body started. If body returns an error the nursery is cancelled with it
-// as the cause, and Run still waits; Run returns the body's error joined
-// with the tasks' errors. If body panics, the nursery is cancelled and
-// waited for, then the panic continues in Run's caller.
+// body started. Run returns what [Nursery.Wait] returns, and body's error
+// counts as a task's would: if it is a failure, the nursery is cancelled
+// with it as the cause (even with [CollectErrors]), Run still waits, and
+// the error is reported among the tasks' failures, in the order it
+// happened, named by the nursery's name. If it only passes on the
+// nursery's cancellation (ctx.Err() or the cause, see Wait), it is no
+// failure, and a cancelled parent is reported once; if it is an error a
+// task failed with (say, from [Task.Wait]), it is not reported twice.
+//
+// If body panics, the nursery is cancelled and waited for, then the panic
+// continues in Run's caller.
 func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error {
 	if body == nil {
 		panic("nursery: nil function")
@@ -148,19 +156,26 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 	bodyErr := body(n)
 	finished = true
 	if bodyErr != nil {
-		n.cancelSelf(bodyErr)
+		n.settleBody(bodyErr, n.ctx.Err() != nil)
 	}
-	err := n.Wait()
-	if bodyErr == nil || n.failedWith(bodyErr) {
-		// A body that returns a task's error (say, from Task.Wait) does
-		// not report it twice.
-		return err
+	return n.Wait()
+}
+
+// settleBody accounts for the error Run's body returned, as settle does for
+// a task's; done says whether the nursery's context was done by then.
+func (n *Nursery) settleBody(err error, done bool) {
+	if done && isCancellation(err, n.ctx, n.causeIsFailure(nil)) {
+		n.interruptedBy(nil)
+		return
 	}
-	bodyErr = n.nurseryError(bodyErr)
-	if err == nil {
-		return bodyErr
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f := n.failuresLocked()
+	if !f.has(err) {
+		f.errs = append(f.errs, n.nurseryError(err))
+		f.raw = append(f.raw, err)
 	}
-	return join([]error{bodyErr, err})
+	n.cancelLocked(err)
 }
 
 // Go starts fn as a task of the nursery. fn receives the nursery's context
@@ -201,7 +216,7 @@ func asPanicError(r any, task string) *PanicError {
 
 // runFunc runs a plain task started by Go without options.
 func (n *Nursery) runFunc(fn func(context.Context) error) {
-	returned := false
+	returned, done := false, false
 	var err error
 	defer func() {
 		if returned {
@@ -209,7 +224,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 				n.tasks.done()
 				return
 			}
-			n.settle(item{}, n.ctx, err, nil, false, false)
+			n.settle(item{}, n.ctx, err, nil, false, done)
 			return
 		}
 		// recover must be called by the deferred function itself.
@@ -220,6 +235,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
 	}()
 	err = fn(n.ctx)
+	done = err != nil && n.ctx.Err() != nil
 	returned = true
 }
 
@@ -276,9 +292,20 @@ func (n *Nursery) cancelSelf(cause error) {
 //   - the failures, joined in the order they happened, each a *[TaskError]
 //     that names its nursery and task ("outer: worker-3: connection
 //     refused"); errors.Is and errors.As reach every one of them, and the
-//     joined error's Unwrap() []error lists them. A task's
-//     context.Canceled caused by the nursery's own cancellation is not a
-//     failure;
+//     joined error's Unwrap() []error lists them;
+//   - not a task error that only passes the cancellation on. That is an
+//     error returned when the task's context was already done, every leaf
+//     of which (each error it joins, followed through wrapping) is
+//     context.Canceled, context.DeadlineExceeded if a deadline ended the
+//     context, or the context's cause itself — the same value (==), not one
+//     that errors.Is matches. A nested nursery's error with one real
+//     failure in it is a failure. If the cause is a failure already
+//     reported (fail-fast), only that value as it was handed out counts: a
+//     task that wraps it, or returns it before the context was done, failed
+//     on its own and is reported. A sentinel error is a single value, so a
+//     task that returns the same sentinel as the failure that cancelled
+//     the nursery, after that cancellation, is taken as passing it on;
+//     wrap it to have it reported as the task's own;
 //   - an error matching context.Cause of the parent context, once, if the
 //     parent's cancellation interrupted a task (it returned the
 //     cancellation or never started);
@@ -371,7 +398,7 @@ func (n *Nursery) run(it item, queued bool) {
 	var (
 		err      error
 		returned bool
-		timedOut bool
+		done     bool // ctx was done when the task returned an error
 	)
 	defer func() {
 		var pe *PanicError
@@ -386,17 +413,18 @@ func (n *Nursery) run(it item, queued bool) {
 				goexit = true
 			}
 		}
-		n.settle(it, ctx, err, pe, goexit, timedOut)
+		n.settle(it, ctx, err, pe, goexit, done)
 	}()
 	if it.tc != nil && it.tc.hasTimeout {
 		var timeout error
 		_, timeout, err = within(ctx, it.tc.timeout, it.call)
 		if timeout != nil {
-			err, timedOut = timeout, true
+			err = timeout // a failure of its own, whatever ctx says
 		}
 	} else {
 		err = it.call(ctx)
 	}
+	done = err != nil && ctx.Err() != nil
 	returned = true
 }
 
@@ -414,8 +442,10 @@ func (it item) callPlain(ctx context.Context) error {
 	return it.task.call(ctx)
 }
 
-// settle accounts for a task's outcome and marks it finished.
-func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, timedOut bool) {
+// settle accounts for a task's outcome and marks it finished. done says
+// whether ctx was already done when the task returned err: only then can
+// err be the cancellation rather than a failure (see isCancellation).
+func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, done bool) {
 	defer n.tasks.done()
 	t := it.task
 	if goexit {
@@ -432,6 +462,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 		n.mu.Lock()
 		f := n.failuresLocked()
 		f.panics = append(f.panics, pe)
+		f.raw = append(f.raw, pe)
 		if n.cfg.panicErr {
 			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: pe.Task, Index: -1, Err: pe})
 		}
@@ -440,7 +471,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	case goexit:
 		n.fail(err, it.tc, true)
 	case err == nil:
-	case !timedOut && isCancellation(err, ctx):
+	case done && isCancellation(err, ctx, n.causeIsFailure(t)):
 		n.interruptedBy(t)
 	default:
 		n.fail(err, it.tc, false)
@@ -464,21 +495,32 @@ func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 	n.mu.Unlock()
 }
 
+// cancelLocked cancels the nursery with a failure as the cause; n.mu is
+// held.
 func (n *Nursery) cancelLocked(cause error) {
 	if n.ctx.Err() == nil {
 		n.selfCancelled = true
+		n.failuresLocked().cause = true
 		n.cancel(cause)
 	}
 }
 
-// failedWith reports whether err is exactly one of the tasks' failures.
-func (n *Nursery) failedWith(err error) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.failed == nil {
+// causeIsFailure reports whether the cause of the context task t sees is a
+// failure the nursery has reported (not Cancel's cause, nor the parent's,
+// nor t's own from Task.Cancel).
+func (n *Nursery) causeIsFailure(t runner) bool {
+	if t != nil && t.cancelledAlone() {
 		return false
 	}
-	for _, r := range n.failed.raw {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.failed != nil && n.failed.cause
+}
+
+// has reports whether err is one of the failures, as a task returned it
+// (errors.Is both ways: the same value, not one that wraps it).
+func (f *failures) has(err error) bool {
+	for _, r := range f.raw {
 		if errors.Is(err, r) && errors.Is(r, err) {
 			return true
 		}
