@@ -134,7 +134,11 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 // task failed with (say, from [Task.Wait]), it is not reported twice.
 //
 // If body panics, the nursery is cancelled and waited for, then the panic
-// continues in Run's caller.
+// continues in Run's caller; it wins over any task panic. If body calls
+// runtime.Goexit (t.FailNow in a test), the nursery is cancelled and waited
+// for too, and the Goexit continues — unless a task panicked and Wait
+// re-panics: then Run panics with that *[PanicError] instead, since Goexit
+// would discard it and a panic must never be lost.
 func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error {
 	if body == nil {
 		panic("nursery: nil function")
@@ -145,13 +149,23 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 		if finished {
 			return
 		}
-		// body panicked or called runtime.Goexit: tear the scope down and
-		// let the body's panic continue; it wins over any task panic.
+		// body panicked or called runtime.Goexit: tear the scope down.
 		n.Cancel(errBodyPanicked)
+		var taskPanic any
 		func() {
-			defer func() { _ = recover() }()
+			defer func() { taskPanic = recover() }()
 			_ = n.Wait()
 		}()
+		if taskPanic == nil {
+			return // the body's panic or Goexit continues
+		}
+		// A panic must never be lost. The body's panic continues and wins
+		// over the task's; but a Goexit would discard the task's panic
+		// without a trace, so the louder of the two goes on instead.
+		if r := recover(); r != nil {
+			panic(r)
+		}
+		panic(taskPanic)
 	}()
 	bodyErr := body(n)
 	finished = true
