@@ -19,9 +19,12 @@ type PanicError struct {
 	Task string
 
 	// more counts the failures collected besides this panic, and nursery
-	// names the nursery, when Wait re-panics with it.
+	// names the nursery, when Wait re-panics with it; raised marks the
+	// copy that a Wait re-panics with, which already names where the
+	// panic happened.
 	more    int
 	nursery string
+	raised  bool
 	// origin is the task's debug-mode record: its path and spawn site.
 	origin *taskInfo
 }

@@ -214,18 +214,30 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	n.submit(item{fn: fn, tc: n.taskConfig(opts)})
 }
 
-// asPanicError turns a recovered value into a *PanicError. A value that
-// already is one — re-raised by a nested nursery's Wait or by a subprocess
-// call — is kept, so that the original stack stays the only one and the
-// message does not repeat itself; it gets the task's name if it had none.
-func asPanicError(r any, task string) *PanicError {
-	if pe, ok := r.(*PanicError); ok {
-		if pe.Task == "" {
-			pe.Task = task
-		}
+// asPanicError turns a value recovered from the task configured by tc
+// into a *PanicError. A value that already is one is kept, so that the
+// original stack stays the only one and the message does not repeat
+// itself; it is never changed, as another nursery (or a Task's waiter)
+// may hold it too. One re-raised as it came from elsewhere — a subprocess
+// call's remote panic — is reported as a copy that names the task; one
+// that a nested nursery's Wait re-panicked already names where it happened.
+func asPanicError(r any, tc *taskConfig) *PanicError {
+	task, origin := tc.taskName(), tc.debugInfo()
+	pe, ok := r.(*PanicError)
+	if !ok {
+		return &PanicError{Value: r, Stack: debug.Stack(), Task: task, origin: origin}
+	}
+	if pe.raised || (pe.Task != "" || task == "") && (pe.origin != nil || origin == nil) {
 		return pe
 	}
-	return &PanicError{Value: r, Stack: debug.Stack(), Task: task}
+	c := *pe
+	if c.Task == "" {
+		c.Task = task
+	}
+	if c.origin == nil {
+		c.origin = origin
+	}
+	return &c
 }
 
 // runFunc runs a plain task started by Go without options.
@@ -244,7 +256,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 		// recover must be called by the deferred function itself.
 		var pe *PanicError
 		if r := recover(); r != nil {
-			pe = asPanicError(r, "")
+			pe = asPanicError(r, nil)
 		}
 		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
 	}()
@@ -367,12 +379,15 @@ func (n *Nursery) finish() {
 		return
 	}
 	if len(f.panics) > 0 && !n.cfg.panicErr {
-		p := f.panics[0]
-		p.more = len(f.panics) - 1 + len(f.errs)
-		if p.nursery == "" {
+		// A copy: the task's waiters, and the nursery nested in the task
+		// that raised it, hold the original.
+		p := *f.panics[0]
+		p.more += len(f.panics) - 1 + len(f.errs)
+		if p.nursery == "" && !p.raised {
 			p.nursery = n.cfg.name
 		}
-		f.repnic = p
+		p.raised = true
+		f.repnic = &p
 	} else {
 		f.err = join(f.errs)
 	}
@@ -419,10 +434,7 @@ func (n *Nursery) run(it item, queued bool) {
 		goexit := false
 		if !returned {
 			if r := recover(); r != nil {
-				pe = asPanicError(r, it.tc.taskName())
-				if pe.origin == nil {
-					pe.origin = it.tc.debugInfo()
-				}
+				pe = asPanicError(r, it.tc)
 			} else {
 				goexit = true
 			}
@@ -478,7 +490,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 		f.panics = append(f.panics, pe)
 		f.raw = append(f.raw, pe)
 		if n.cfg.panicErr {
-			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: pe.Task, Index: -1, Err: pe})
+			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: it.tc.taskName(), Index: -1, Err: pe})
 		}
 		n.cancelLocked(pe)
 		n.mu.Unlock()
