@@ -516,10 +516,13 @@ func (n *Nursery) taskError(err error, tc *taskConfig) error {
 		return te
 	}
 	var inner *TaskError
-	if errors.As(err, &inner) && inner.origin != nil && inner.origin.within(t) {
+	if errors.As(te.Err, &inner) && inner.origin != nil && inner.origin.within(t) {
 		// The error of a nursery nested in this task already names the
 		// whole path down to the task that failed.
-		return err
+		if te.Index < 0 {
+			return te.Err
+		}
+		return &TaskError{Index: te.Index, Err: te.Err}
 	}
 	te.origin = t
 	return te
