@@ -168,3 +168,24 @@ func TestTaskErrorPanic(t *testing.T) {
 	require.ErrorAs(t, te.Err, &pe)
 	assert.Regexp(t, `^s: panic in task "p": boom\n`, err.Error())
 }
+
+// In debug mode, a Map input whose function ran a nested nursery keeps its
+// index, and the text names the nested task's path.
+func TestTaskErrorDebugMapNested(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	_, err := nursery.Map(t.Context(), []int{0, 1}, func(ctx context.Context, i int) (int, error) {
+		if i == 0 {
+			return 0, nil
+		}
+		return 0, nursery.Run(ctx, func(inner *nursery.Nursery) error {
+			inner.Go(func(context.Context) error { return errBoom }, nursery.Name("leaf"))
+			return nil
+		}, nursery.Debug(), nursery.WithName("inner"))
+	}, nursery.Debug(), nursery.WithName("m"))
+	require.ErrorIs(t, err, errBoom)
+	var te *nursery.TaskError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 1, te.Index)
+	assert.Regexp(t, `^index 1: .*inner/leaf \[.*\]: boom$`, err.Error())
+}
