@@ -84,6 +84,10 @@ var errNotReady = errors.New("nursery: Start: function returned without calling 
 // of [Gather], [Map] or [First]. In debug mode (see [Debug]) the message
 // names the task's path and spawn site instead.
 //
+// The error of [Run]'s body and the parent's cancellation belong to the
+// nursery, not to a task: Wait reports them as a *TaskError with Task ""
+// when the nursery has a name, and as they are otherwise.
+//
 // Use errors.As to find one failure's TaskError. To list every failure,
 // take Wait's error apart: several failures are joined, and the joined
 // error's Unwrap() []error returns them, one *TaskError for each task (see
@@ -134,8 +138,8 @@ func (e *TaskError) Error() string {
 		sep()
 		fmt.Fprintf(&b, "index %d", e.Index)
 	}
-	sep()
 	if e.Err != nil {
+		sep()
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()

@@ -139,6 +139,17 @@ func TestRunBodyReturnsCancellation(t *testing.T) {
 			text: "stop",
 		},
 		{
+			name: "a body error cancels even with CollectErrors",
+			run: func(ctx context.Context, _ context.CancelCauseFunc) error {
+				return nursery.Run(ctx, func(n *nursery.Nursery) error {
+					n.Go(waitDone, nursery.Name("t"))
+					return errBoom
+				}, nursery.CollectErrors(), nursery.WithName("s"))
+			},
+			want: []error{errBoom},
+			text: "s: boom",
+		},
+		{
 			name: "real failure after the parent was cancelled",
 			run: func(ctx context.Context, cancel context.CancelCauseFunc) error {
 				return nursery.Run(ctx, func(n *nursery.Nursery) error {

@@ -138,7 +138,9 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 // runtime.Goexit (t.FailNow in a test), the nursery is cancelled and waited
 // for too, and the Goexit continues — unless a task panicked and Wait
 // re-panics: then Run panics with that *[PanicError] instead, since Goexit
-// would discard it and a panic must never be lost.
+// would discard it and a panic must never be lost. (With [PanicsAsErrors]
+// the panic is an error Run would return, which Goexit discards like any
+// other result.)
 func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error {
 	if body == nil {
 		panic("nursery: nil function")

@@ -189,3 +189,23 @@ func TestTaskErrorDebugMapNested(t *testing.T) {
 	assert.Equal(t, 1, te.Index)
 	assert.Regexp(t, `^index 1: .*inner/leaf \[.*\]: boom$`, err.Error())
 }
+
+// A TaskError made by hand prints what it has.
+func TestTaskErrorText(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	tests := []struct {
+		err  nursery.TaskError
+		want string
+	}{
+		{nursery.TaskError{Nursery: "n", Task: "t", Index: -1, Err: errBoom}, "n: t: boom"},
+		{nursery.TaskError{Task: "t", Index: 3, Err: errBoom}, "t: index 3: boom"},
+		{nursery.TaskError{Index: 0, Err: errBoom}, "index 0: boom"},
+		{nursery.TaskError{Nursery: "n", Index: -1}, "n"},
+		{nursery.TaskError{Index: -1, Err: errBoom}, "boom"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.err.Error())
+		assert.Equal(t, tt.err.Err, errors.Unwrap(&tt.err))
+	}
+}
