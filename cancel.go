@@ -2,72 +2,144 @@ package nursery
 
 import (
 	"context"
-	"errors"
+	"reflect"
 	"time"
 )
 
-// ErrTimeout is the error of a scope whose own deadline cut it short: from
-// [FailAfter], [Shield], and a task started with [Timeout]. errors.Is(err,
-// context.DeadlineExceeded) also holds for it.
-var ErrTimeout error = timeoutError{}
+// ErrTimeout matches the error of a scope whose own deadline cut it short:
+// from [FailAfter], [Shield], and a task started with [Timeout]. Test for it
+// with errors.Is; the error itself says which deadline fired and what it cut
+// short ("timeout after 2s: Get ...: context deadline exceeded").
+// errors.Is(err, context.DeadlineExceeded) also holds for it.
+var ErrTimeout error = timeoutSentinel{}
 
-type timeoutError struct{}
+type timeoutSentinel struct{}
 
-func (timeoutError) Error() string        { return "nursery: timeout" }
-func (timeoutError) Timeout() bool        { return true }
-func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+func (timeoutSentinel) Error() string        { return "nursery: timeout" }
+func (timeoutSentinel) Timeout() bool        { return true }
+func (timeoutSentinel) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// scopeDeadline is the cancellation cause of one deadline scope. Each scope
-// gets its own value so that, when scopes nest, a scope can tell its own
-// deadline from an outer one that fired first.
-type scopeDeadline struct{}
+// timeoutError is the error of one deadline scope. As a context's cause
+// (err nil) it is the scope's identity: each scope makes its own, so that
+// when scopes nest, a scope tells its own deadline from an outer one that
+// fired first. The type has a size, so every new value has its own address.
+// As the scope's result, err is what the deadline cut short.
+type timeoutError struct {
+	d   time.Duration
+	err error
+}
 
-func (*scopeDeadline) Error() string { return "nursery: timeout" }
-func (*scopeDeadline) Timeout() bool { return true }
-func (*scopeDeadline) Is(target error) bool {
+func (e *timeoutError) Error() string {
+	s := "timeout after " + e.d.String()
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+func (e *timeoutError) Timeout() bool { return true }
+func (e *timeoutError) Unwrap() error { return e.err }
+func (e *timeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }
 
 // within runs fn with a context derived from base that ends d from now. It
-// reports whether that deadline, rather than base, ended the context, and
-// whether fn's error is just the resulting cancellation.
-func within(base context.Context, d time.Duration, fn func(context.Context) error) (fired, cancelled bool, err error) {
-	cause := new(scopeDeadline)
+// reports whether that deadline, rather than base, ended the context, and,
+// when fn's error is just the resulting cancellation, the timeout to report
+// in its place.
+func within(base context.Context, d time.Duration, fn func(context.Context) error) (fired bool, timeout, err error) {
+	cause := &timeoutError{d: d}
 	ctx, cancel := context.WithTimeoutCause(base, d, cause)
 	defer cancel()
 	err = fn(ctx)
-	fired = context.Cause(ctx) == error(cause)
-	return fired, fired && err != nil && isCancellation(err, ctx), err
+	if context.Cause(ctx) != error(cause) {
+		return false, nil, err
+	}
+	if err == nil || !isCancellation(err, ctx, false) {
+		return true, nil, err
+	}
+	if err == error(cause) {
+		return true, cause, err
+	}
+	return true, &timeoutError{d: d, err: err}, err
 }
 
-// isCancellation reports whether err only says that ctx was cancelled: ctx
-// is done and err is context.Canceled, ctx's cause, or — when a deadline
-// ended ctx — context.DeadlineExceeded (each possibly wrapped). A
-// DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
-// real failure: some inner deadline of the task's own ran out.
-func isCancellation(err error, ctx context.Context) bool {
+// isCancellation reports whether err only passes on ctx's cancellation,
+// and so is no failure. It is called as the function that returned err
+// returns, and holds when ctx is done and every leaf of err — each error
+// it joins, followed through wrapping — is context.Canceled,
+// context.DeadlineExceeded when a deadline ended ctx, or ctx's cause
+// itself: the same value, compared with ==, not an error that merely
+// matches it with errors.Is.
+//
+// A DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
+// real failure: some inner deadline of the task's own ran out. When strict
+// is set, the cause is a failure the nursery has already reported; then the
+// cause counts only as it was handed out (inside the nursery's own
+// *TaskError at most), and an error that wraps it is the task's own failure.
+func isCancellation(err error, ctx context.Context, strict bool) bool {
 	cerr := ctx.Err()
-	if cerr == nil {
+	if cerr == nil || err == nil {
 		return false
 	}
-	return errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded) && errors.Is(cerr, context.DeadlineExceeded) ||
-		errors.Is(err, context.Cause(ctx))
+	cause := context.Cause(ctx)
+	if cause != nil && !reflect.TypeOf(cause).Comparable() {
+		cause = nil
+	}
+	return passesOn(err, cerr, cause, false, strict)
+}
+
+// passesOn is isCancellation's walk over err; wrapped says that err sits
+// inside a wrapper the nursery did not make.
+func passesOn(err, cerr, cause error, wrapped, strict bool) bool {
+	if cause != nil && err == cause && !(strict && wrapped) {
+		return true
+	}
+	switch err {
+	case context.Canceled:
+		return true
+	case context.DeadlineExceeded:
+		return cerr == context.DeadlineExceeded
+	}
+	switch e := err.(type) {
+	case *TaskError:
+		return e.Err != nil && passesOn(e.Err, cerr, cause, wrapped, strict)
+	case *indexed:
+		return e.err != nil && passesOn(e.err, cerr, cause, wrapped, strict)
+	case *timeoutError:
+		// A deadline of the task's own; the cause was matched above.
+		return false
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		for _, err := range errs {
+			if err == nil || !passesOn(err, cerr, cause, wrapped, strict) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	case interface{ Unwrap() error }:
+		inner := e.Unwrap()
+		return inner != nil && passesOn(inner, cerr, cause, true, strict)
+	}
+	return false
 }
 
 // FailAfter runs fn with a context that ends d from now and returns fn's
 // error. If that deadline fires and fn then returns the cancellation (an
 // error matching context.DeadlineExceeded, context.Canceled or the
-// context's cause), FailAfter returns [ErrTimeout]. Any other error is
-// returned unchanged, even after the deadline, and nil is success, in time
-// or late. If ctx ends first, fn's error is returned unchanged. FailAfter
-// runs fn in the calling goroutine, so it returns only after fn has.
+// context's cause), FailAfter returns an error matching [ErrTimeout] and
+// context.DeadlineExceeded that says which deadline fired and wraps what
+// fn returned ("timeout after 2s: Get ...: context deadline exceeded").
+// Any other error is returned unchanged, even after the deadline, and nil is
+// success, in time or late. If ctx ends first — an outer FailAfter's
+// deadline, say — fn's error is returned unchanged. FailAfter runs fn in the
+// calling goroutine, so it returns only after fn has.
 // A d <= 0 means the deadline has already passed.
 func FailAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
 	checkCall(ctx, fn)
-	_, timedOut, err := within(ctx, d, fn)
-	if timedOut {
-		return ErrTimeout
+	_, timeout, err := within(ctx, d, fn)
+	if timeout != nil {
+		return timeout
 	}
 	return err
 }
@@ -75,12 +147,13 @@ func FailAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context
 // MoveOnAfter runs fn with a context that ends d from now. It reports
 // timedOut whenever that deadline fired, and then returns a nil error in
 // place of the cancellation fn returned — never in place of another error.
-// If ctx ends first, timedOut is false and fn's error is returned unchanged.
+// If ctx ends first — an outer MoveOnAfter's deadline, say — timedOut is
+// false and fn's error is returned unchanged, so the outer scope sees it.
 // MoveOnAfter returns only after fn has.
 func MoveOnAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) (timedOut bool, err error) {
 	checkCall(ctx, fn)
-	fired, cancelled, err := within(ctx, d, fn)
-	if cancelled {
+	fired, timeout, err := within(ctx, d, fn)
+	if timeout != nil {
 		err = nil
 	}
 	return fired, err
@@ -88,8 +161,8 @@ func MoveOnAfter(ctx context.Context, d time.Duration, fn func(ctx context.Conte
 
 // Shield runs fn with a context that keeps ctx's values but ignores its
 // cancellation and deadline (see context.WithoutCancel), bounded instead by
-// its own deadline d from now; that deadline reports [ErrTimeout] as in
-// [FailAfter]. Use it for cleanup that must run while everything around it
+// its own deadline d from now; that deadline reports an error matching
+// [ErrTimeout] as in [FailAfter]. Use it for cleanup that must run while everything around it
 // is being cancelled, for example closing a session after a failure.
 // Shield returns only after fn has.
 func Shield(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {

@@ -503,36 +503,30 @@ func (t *taskInfo) within(outer *taskInfo) bool {
 	return false
 }
 
-// taskError names a task's failure for Wait's report: with the names of
-// the nursery and task, or in debug mode the task's path and spawn site.
+// taskError names a task's failure for Wait's report: a *TaskError with
+// the names of the nursery and task and, in debug mode, the task's path
+// and spawn site.
 func (n *Nursery) taskError(err error, tc *taskConfig) error {
+	te := &TaskError{Nursery: n.cfg.name, Task: tc.taskName(), Index: -1, Err: err}
+	if ix, ok := err.(*indexed); ok {
+		te.Index, te.Err = ix.index, ix.err
+	}
 	t := tc.debugInfo()
 	if t == nil {
-		return nameError(err, n.cfg.name, tc.taskName())
+		return te
 	}
-	var inner *debugNamed
-	if errors.As(err, &inner) && inner.t.within(t) {
+	var inner *TaskError
+	if errors.As(te.Err, &inner) && inner.origin != nil && inner.origin.within(t) {
 		// The error of a nursery nested in this task already names the
 		// whole path down to the task that failed.
-		return err
+		if te.Index < 0 {
+			return te.Err
+		}
+		return &TaskError{Index: te.Index, Err: te.Err}
 	}
-	return &debugNamed{t: t, err: err}
+	te.origin = t
+	return te
 }
-
-// debugNamed is a task's failure named with its path and spawn site.
-type debugNamed struct {
-	t   *taskInfo
-	err error
-}
-
-func (e *debugNamed) Error() string {
-	if e.t.path == "" {
-		return "[" + e.t.site.String() + "]: " + e.err.Error()
-	}
-	return e.t.path + " [" + e.t.site.String() + "]: " + e.err.Error()
-}
-
-func (e *debugNamed) Unwrap() error { return e.err }
 
 // taskScope is a debug-mode task's context: it answers scopeKey with the
 // task, so that nurseries created inside appear under it in the tree.

@@ -25,10 +25,11 @@
 //
 // Errors. The first failure cancels the nursery's context with that
 // failure as its cause, so the siblings stop; Wait returns every real
-// failure joined, each prefixed with the names of its nursery and task
+// failure joined, each a *[TaskError] that names its nursery and task
 // ("server: conn-17: connection reset"), and errors.Is and errors.As see
-// through to the originals. A task's context.Canceled that the nursery's
-// own cancellation caused is not a failure. [CollectErrors] turns
+// through to the originals. A task that returns the cancellation after its
+// context is done — context.Canceled, or the cause itself — is not a
+// failure; an error with any real failure in it is (see [Nursery.Wait]). [CollectErrors] turns
 // fail-fast into a supervisor that lets the others run. [Nursery.Cancel]
 // stops everything without failing: cancelling is not failing. When the
 // parent context is cancelled and that interrupts work, Wait says so once,

@@ -19,9 +19,12 @@ type PanicError struct {
 	Task string
 
 	// more counts the failures collected besides this panic, and nursery
-	// names the nursery, when Wait re-panics with it.
+	// names the nursery, when Wait re-panics with it; raised marks the
+	// copy that a Wait re-panics with, which already names where the
+	// panic happened.
 	more    int
 	nursery string
+	raised  bool
 	// origin is the task's debug-mode record: its path and spawn site.
 	origin *taskInfo
 }
@@ -73,43 +76,97 @@ var errGoexit = errors.New("nursery: task called runtime.Goexit")
 // calling ready.
 var errNotReady = errors.New("nursery: Start: function returned without calling ready")
 
-// named prefixes an error with the names on its path (nursery, then task),
-// keeping the original error reachable for errors.Is and errors.As.
-type named struct {
-	prefix string // "outer: worker-3"
-	err    error
+// TaskError is a task's failure as [Nursery.Wait] reports it: every task
+// failure that Wait returns is a *TaskError (or, from a nursery nested in a
+// task, wraps one), naming the nursery and task it came from. Its message
+// is the non-empty names joined with ": ", then the error:
+// "outer: worker-3: connection refused", or "index 2: boom" for an input
+// of [Gather], [Map] or [First]. In debug mode (see [Debug]) the message
+// names the task's path and spawn site instead.
+//
+// The error of [Run]'s body and the parent's cancellation belong to the
+// nursery, not to a task: Wait reports them as a *TaskError with Task ""
+// when the nursery has a name, and as they are otherwise.
+//
+// Use errors.As to find one failure's TaskError. To list every failure,
+// take Wait's error apart: several failures are joined, and the joined
+// error's Unwrap() []error returns them, one *TaskError for each task (see
+// the example).
+type TaskError struct {
+	// Nursery is the name of the task's nursery ([WithName]), or "".
+	Nursery string
+	// Task is the name of the task ([Name]), or "".
+	Task string
+	// Index is the index of the failed input for [Gather], [Map] and
+	// [First], and -1 for other tasks.
+	Index int
+	// Err is the error the task returned (for a panic with
+	// [PanicsAsErrors], its *[PanicError]).
+	Err error
+
+	// origin is the task's debug-mode record: its path and spawn site.
+	origin *taskInfo
 }
 
-func (e *named) Error() string { return e.prefix + ": " + e.err.Error() }
-func (e *named) Unwrap() error { return e.err }
+var _ error = (*TaskError)(nil)
 
-// nameError wraps err with the non-empty names among names; it returns err
-// itself when there are none.
-func nameError(err error, names ...string) error {
-	var prefix string
-	for _, s := range names {
-		if s == "" {
-			continue
+// Error returns the names of the nursery and task and the index, each
+// followed by ": ", then Err's message. A *PanicError names its task
+// itself, so the task's name is not repeated before one.
+func (e *TaskError) Error() string {
+	var b strings.Builder
+	sep := func() {
+		if b.Len() > 0 {
+			b.WriteString(": ")
 		}
-		if prefix != "" {
-			prefix += ": "
+	}
+	if t := e.origin; t != nil {
+		if t.path != "" {
+			b.WriteString(t.path + " ")
 		}
-		prefix += s
+		b.WriteString("[" + t.site.String() + "]")
+	} else {
+		if e.Nursery != "" {
+			b.WriteString(e.Nursery)
+		}
+		if pe, ok := e.Err.(*PanicError); e.Task != "" && (!ok || pe.Task != e.Task) {
+			sep()
+			b.WriteString(e.Task)
+		}
 	}
-	if prefix == "" {
-		return err
+	if e.Index >= 0 {
+		sep()
+		fmt.Fprintf(&b, "index %d", e.Index)
 	}
-	return &named{prefix: prefix, err: err}
+	if e.Err != nil {
+		sep()
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
 }
 
-// indexError names the input of Gather or Map that failed.
-type indexError struct {
+// Unwrap returns Err, so that errors.Is and errors.As see the task's error.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// indexed is the error a task of Gather or Map returns: the index of its
+// input travels to the nursery, which reports it as TaskError.Index.
+type indexed struct {
 	index int
 	err   error
 }
 
-func (e *indexError) Error() string { return fmt.Sprintf("index %d: %v", e.index, e.err) }
-func (e *indexError) Unwrap() error { return e.err }
+func (e *indexed) Error() string { return fmt.Sprintf("index %d: %v", e.index, e.err) }
+func (e *indexed) Unwrap() error { return e.err }
+
+// nurseryError names an error that is the nursery's, not one task's (the
+// body's error, the parent's cancellation): a *TaskError with only the
+// nursery's name, or err itself when the nursery has none.
+func (n *Nursery) nurseryError(err error) error {
+	if n.cfg.name == "" {
+		return err
+	}
+	return &TaskError{Nursery: n.cfg.name, Index: -1, Err: err}
+}
 
 // join returns nil, the only error, or all of them joined.
 func join(errs []error) error {

@@ -345,7 +345,7 @@ func ExampleFailAfter() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, nursery.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
 	// Output:
-	// nursery: timeout
+	// timeout after 10ms: context deadline exceeded
 	// true true
 }
 
@@ -498,7 +498,7 @@ func ExampleTimeout() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, nursery.ErrTimeout))
 	// Output:
-	// slow query: nursery: timeout
+	// slow query: timeout after 10ms: context deadline exceeded
 	// true
 }
 
@@ -530,4 +530,34 @@ func parseAmount(s string) int {
 		panic("empty amount")
 	}
 	return len(s)
+}
+
+// Every task failure Wait reports is a *TaskError. errors.As finds one;
+// the joined error's Unwrap() []error lists them all.
+func ExampleTaskError() {
+	err := nursery.Run(context.Background(), func(n *nursery.Nursery) error {
+		for _, name := range []string{"a", "b"} {
+			n.Go(func(context.Context) error {
+				return errors.New("connection refused")
+			}, nursery.Name(name))
+		}
+		return nil
+	}, nursery.WithName("workers"), nursery.CollectErrors())
+
+	var te *nursery.TaskError
+	if errors.As(err, &te) {
+		fmt.Println("a failure in nursery", te.Nursery)
+	}
+	var tasks []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		if errors.As(e, &te) {
+			tasks = append(tasks, te.Task+": "+te.Err.Error())
+		}
+	}
+	slices.Sort(tasks) // the tasks fail concurrently, in any order
+	fmt.Println(strings.Join(tasks, "\n"))
+	// Output:
+	// a failure in nursery workers
+	// a: connection refused
+	// b: connection refused
 }

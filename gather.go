@@ -26,7 +26,7 @@ func Gather[T any](ctx context.Context, fns ...func(context.Context) (T, error))
 			n.Go(func(ctx context.Context) error {
 				v, err := fn(ctx)
 				if err != nil {
-					return &indexError{index: i, err: err}
+					return &indexed{index: i, err: err}
 				}
 				out[i] = v
 				return nil
@@ -53,7 +53,7 @@ func Map[In, Out any](ctx context.Context, in []In, fn func(context.Context, In)
 			n.Go(func(ctx context.Context) error {
 				v, err := fn(ctx, in[i])
 				if err != nil {
-					return &indexError{index: i, err: err}
+					return &indexed{index: i, err: err}
 				}
 				out[i] = v
 				return nil
@@ -99,7 +99,7 @@ func First[T any](ctx context.Context, fns ...func(context.Context) (T, error)) 
 		n.Go(func(ctx context.Context) error {
 			v, err := fn(ctx)
 			if err != nil {
-				errs[i] = &indexError{index: i, err: err}
+				errs[i] = &TaskError{Index: i, Err: err}
 				return nil
 			}
 			if won.CompareAndSwap(false, true) {

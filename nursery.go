@@ -52,8 +52,9 @@ type Nursery struct {
 // stays small.
 type failures struct {
 	errs   []error       // failures, in the order they happened, named
-	raw    []error       // the same failures as the tasks returned them
+	raw    []error       // the same failures (and panics) as the tasks returned them
 	panics []*PanicError // panics, in the order they happened
+	cause  bool          // one of them is the nursery's cancellation cause
 
 	err    error       // what Wait returns
 	repnic *PanicError // what Wait re-panics with, in default mode
@@ -123,10 +124,23 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 }
 
 // Run creates a nursery, calls body with it, and waits for every task the
-// body started. If body returns an error the nursery is cancelled with it
-// as the cause, and Run still waits; Run returns the body's error joined
-// with the tasks' errors. If body panics, the nursery is cancelled and
-// waited for, then the panic continues in Run's caller.
+// body started. Run returns what [Nursery.Wait] returns, and body's error
+// counts as a task's would: if it is a failure, the nursery is cancelled
+// with it as the cause (even with [CollectErrors]), Run still waits, and
+// the error is reported among the tasks' failures, in the order it
+// happened, named by the nursery's name. If it only passes on the
+// nursery's cancellation (ctx.Err() or the cause, see Wait), it is no
+// failure, and a cancelled parent is reported once; if it is an error a
+// task failed with (say, from [Task.Wait]), it is not reported twice.
+//
+// If body panics, the nursery is cancelled and waited for, then the panic
+// continues in Run's caller; it wins over any task panic. If body calls
+// runtime.Goexit (t.FailNow in a test), the nursery is cancelled and waited
+// for too, and the Goexit continues — unless a task panicked and Wait
+// re-panics: then Run panics with that *[PanicError] instead, since Goexit
+// would discard it and a panic must never be lost. (With [PanicsAsErrors]
+// the panic is an error Run would return, which Goexit discards like any
+// other result.)
 func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error {
 	if body == nil {
 		panic("nursery: nil function")
@@ -137,30 +151,47 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 		if finished {
 			return
 		}
-		// body panicked or called runtime.Goexit: tear the scope down and
-		// let the body's panic continue; it wins over any task panic.
+		// body panicked or called runtime.Goexit: tear the scope down.
 		n.Cancel(errBodyPanicked)
+		var taskPanic any
 		func() {
-			defer func() { _ = recover() }()
+			defer func() { taskPanic = recover() }()
 			_ = n.Wait()
 		}()
+		if taskPanic == nil {
+			return // the body's panic or Goexit continues
+		}
+		// A panic must never be lost. The body's panic continues and wins
+		// over the task's; but a Goexit would discard the task's panic
+		// without a trace, so the louder of the two goes on instead.
+		if r := recover(); r != nil {
+			panic(r)
+		}
+		panic(taskPanic)
 	}()
 	bodyErr := body(n)
 	finished = true
 	if bodyErr != nil {
-		n.cancelSelf(bodyErr)
+		n.settleBody(bodyErr, n.ctx.Err() != nil)
 	}
-	err := n.Wait()
-	if bodyErr == nil || n.failedWith(bodyErr) {
-		// A body that returns a task's error (say, from Task.Wait) does
-		// not report it twice.
-		return err
+	return n.Wait()
+}
+
+// settleBody accounts for the error Run's body returned, as settle does for
+// a task's; done says whether the nursery's context was done by then.
+func (n *Nursery) settleBody(err error, done bool) {
+	if done && isCancellation(err, n.ctx, n.causeIsFailure(nil)) {
+		n.interruptedBy(nil)
+		return
 	}
-	bodyErr = nameError(bodyErr, n.cfg.name)
-	if err == nil {
-		return bodyErr
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f := n.failuresLocked()
+	if !f.has(err) {
+		f.errs = append(f.errs, n.nurseryError(err))
+		f.raw = append(f.raw, err)
 	}
-	return join([]error{bodyErr, err})
+	n.cancelLocked(err)
 }
 
 // Go starts fn as a task of the nursery. fn receives the nursery's context
@@ -190,23 +221,35 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	n.submit(item{fn: fn, tc: n.taskConfig(opts)})
 }
 
-// asPanicError turns a recovered value into a *PanicError. A value that
-// already is one — re-raised by a nested nursery's Wait or by a subprocess
-// call — is kept, so that the original stack stays the only one and the
-// message does not repeat itself; it gets the task's name if it had none.
-func asPanicError(r any, task string) *PanicError {
-	if pe, ok := r.(*PanicError); ok {
-		if pe.Task == "" {
-			pe.Task = task
-		}
+// asPanicError turns a value recovered from the task configured by tc
+// into a *PanicError. A value that already is one is kept, so that the
+// original stack stays the only one and the message does not repeat
+// itself; it is never changed, as another nursery (or a Task's waiter)
+// may hold it too. One re-raised as it came from elsewhere — a subprocess
+// call's remote panic — is reported as a copy that names the task; one
+// that a nested nursery's Wait re-panicked already names where it happened.
+func asPanicError(r any, tc *taskConfig) *PanicError {
+	task, origin := tc.taskName(), tc.debugInfo()
+	pe, ok := r.(*PanicError)
+	if !ok {
+		return &PanicError{Value: r, Stack: debug.Stack(), Task: task, origin: origin}
+	}
+	if pe.raised || (pe.Task != "" || task == "") && (pe.origin != nil || origin == nil) {
 		return pe
 	}
-	return &PanicError{Value: r, Stack: debug.Stack(), Task: task}
+	c := *pe
+	if c.Task == "" {
+		c.Task = task
+	}
+	if c.origin == nil {
+		c.origin = origin
+	}
+	return &c
 }
 
 // runFunc runs a plain task started by Go without options.
 func (n *Nursery) runFunc(fn func(context.Context) error) {
-	returned := false
+	returned, done := false, false
 	var err error
 	defer func() {
 		if returned {
@@ -214,17 +257,18 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 				n.tasks.done()
 				return
 			}
-			n.settle(item{}, n.ctx, err, nil, false, false)
+			n.settle(item{}, n.ctx, err, nil, false, done)
 			return
 		}
 		// recover must be called by the deferred function itself.
 		var pe *PanicError
 		if r := recover(); r != nil {
-			pe = asPanicError(r, "")
+			pe = asPanicError(r, nil)
 		}
 		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
 	}()
 	err = fn(n.ctx)
+	done = err != nil && n.ctx.Err() != nil
 	returned = true
 }
 
@@ -278,10 +322,23 @@ func (n *Nursery) cancelSelf(cause error) {
 // context and reports:
 //
 //   - nil if no task failed;
-//   - the failures, joined, each prefixed by the names of its nursery and
-//     task; errors.Is and errors.As reach every one of them. A task's
-//     context.Canceled caused by the nursery's own cancellation is not a
-//     failure;
+//   - the failures, joined in the order they happened, each a *[TaskError]
+//     that names its nursery and task ("outer: worker-3: connection
+//     refused"); errors.Is and errors.As reach every one of them, and the
+//     joined error's Unwrap() []error lists them;
+//   - not a task error that only passes the cancellation on. That is an
+//     error returned when the task's context was already done, every leaf
+//     of which (each error it joins, followed through wrapping) is
+//     context.Canceled, context.DeadlineExceeded if a deadline ended the
+//     context, or the context's cause itself — the same value (==), not one
+//     that errors.Is matches. A nested nursery's error with one real
+//     failure in it is a failure. If the cause is a failure already
+//     reported (fail-fast), only that value as it was handed out counts: a
+//     task that wraps it, or returns it before the context was done, failed
+//     on its own and is reported. A sentinel error is a single value, so a
+//     task that returns the same sentinel as the failure that cancelled
+//     the nursery, after that cancellation, is taken as passing it on;
+//     wrap it to have it reported as the task's own;
 //   - an error matching context.Cause of the parent context, once, if the
 //     parent's cancellation interrupted a task (it returned the
 //     cancellation or never started);
@@ -318,7 +375,7 @@ func (n *Nursery) finish() {
 	n.mu.Lock()
 	if n.interrupted && !n.selfCancelled {
 		f := n.failuresLocked()
-		f.errs = append(f.errs, nameError(context.Cause(n.parent), n.cfg.name))
+		f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
 	}
 	f := n.failed
 	n.mu.Unlock()
@@ -329,12 +386,15 @@ func (n *Nursery) finish() {
 		return
 	}
 	if len(f.panics) > 0 && !n.cfg.panicErr {
-		p := f.panics[0]
-		p.more = len(f.panics) - 1 + len(f.errs)
-		if p.nursery == "" {
+		// A copy: the task's waiters, and the nursery nested in the task
+		// that raised it, hold the original.
+		p := *f.panics[0]
+		p.more += len(f.panics) - 1 + len(f.errs)
+		if p.nursery == "" && !p.raised {
 			p.nursery = n.cfg.name
 		}
-		f.repnic = p
+		p.raised = true
+		f.repnic = &p
 	} else {
 		f.err = join(f.errs)
 	}
@@ -374,33 +434,30 @@ func (n *Nursery) run(it item, queued bool) {
 	var (
 		err      error
 		returned bool
-		timedOut bool
+		done     bool // ctx was done when the task returned an error
 	)
 	defer func() {
 		var pe *PanicError
 		goexit := false
 		if !returned {
 			if r := recover(); r != nil {
-				pe = asPanicError(r, it.tc.taskName())
-				if pe.origin == nil {
-					pe.origin = it.tc.debugInfo()
-				}
+				pe = asPanicError(r, it.tc)
 			} else {
 				goexit = true
 			}
 		}
-		n.settle(it, ctx, err, pe, goexit, timedOut)
+		n.settle(it, ctx, err, pe, goexit, done)
 	}()
 	if it.tc != nil && it.tc.hasTimeout {
-		var cancelled bool
-		timedOut, cancelled, err = within(ctx, it.tc.timeout, it.call)
-		if cancelled {
-			err = ErrTimeout
+		var timeout error
+		_, timeout, err = within(ctx, it.tc.timeout, it.call)
+		if timeout != nil {
+			err = timeout // a failure of its own, whatever ctx says
 		}
-		timedOut = cancelled
 	} else {
 		err = it.call(ctx)
 	}
+	done = err != nil && ctx.Err() != nil
 	returned = true
 }
 
@@ -418,8 +475,10 @@ func (it item) callPlain(ctx context.Context) error {
 	return it.task.call(ctx)
 }
 
-// settle accounts for a task's outcome and marks it finished.
-func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, timedOut bool) {
+// settle accounts for a task's outcome and marks it finished. done says
+// whether ctx was already done when the task returned err: only then can
+// err be the cancellation rather than a failure (see isCancellation).
+func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, done bool) {
 	defer n.tasks.done()
 	t := it.task
 	if goexit {
@@ -436,15 +495,16 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 		n.mu.Lock()
 		f := n.failuresLocked()
 		f.panics = append(f.panics, pe)
+		f.raw = append(f.raw, pe)
 		if n.cfg.panicErr {
-			f.errs = append(f.errs, nameError(pe, n.cfg.name))
+			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: it.tc.taskName(), Index: -1, Err: pe})
 		}
 		n.cancelLocked(pe)
 		n.mu.Unlock()
 	case goexit:
 		n.fail(err, it.tc, true)
 	case err == nil:
-	case !timedOut && isCancellation(err, ctx):
+	case done && isCancellation(err, ctx, n.causeIsFailure(t)):
 		n.interruptedBy(t)
 	default:
 		n.fail(err, it.tc, false)
@@ -468,21 +528,32 @@ func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 	n.mu.Unlock()
 }
 
+// cancelLocked cancels the nursery with a failure as the cause; n.mu is
+// held.
 func (n *Nursery) cancelLocked(cause error) {
 	if n.ctx.Err() == nil {
 		n.selfCancelled = true
+		n.failuresLocked().cause = true
 		n.cancel(cause)
 	}
 }
 
-// failedWith reports whether err is exactly one of the tasks' failures.
-func (n *Nursery) failedWith(err error) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.failed == nil {
+// causeIsFailure reports whether the cause of the context task t sees is a
+// failure the nursery has reported (not Cancel's cause, nor the parent's,
+// nor t's own from Task.Cancel).
+func (n *Nursery) causeIsFailure(t runner) bool {
+	if t != nil && t.cancelledAlone() {
 		return false
 	}
-	for _, r := range n.failed.raw {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.failed != nil && n.failed.cause
+}
+
+// has reports whether err is one of the failures, as a task returned it
+// (errors.Is both ways: the same value, not one that wraps it).
+func (f *failures) has(err error) bool {
+	for _, r := range f.raw {
 		if errors.Is(err, r) && errors.Is(r, err) {
 			return true
 		}

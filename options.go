@@ -95,8 +95,9 @@ func Name(name string) TaskOption {
 
 // Timeout gives a task its own deadline, d from when it starts running. If
 // the deadline fires and the task then returns the cancellation, the task's
-// error is [ErrTimeout], a failure like any other; any other error, or nil,
-// is returned as it is. If the nursery's context ends first, the task sees
+// error matches [ErrTimeout] (as [FailAfter]'s does, saying the deadline and
+// what it cut short), a failure like any other; any other error, or nil, is
+// returned as it is. If the nursery's context ends first, the task sees
 // that cancellation instead. Inside the task, errors.Is(context.Cause(ctx),
 // ErrTimeout) tells its own deadline from a cancellation from above. A
 // d <= 0 means the deadline has already passed when the task starts.

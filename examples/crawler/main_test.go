@@ -36,11 +36,11 @@ func TestRun(t *testing.T) {
 		require.NoError(t, run(t.Context(), nil, &stdout, &stderr))
 		assert.Equal(t, `calendar.example: 21 pages, 21 ok (10500 bytes)
 go.example: 8 pages, 5 ok (14300 bytes)
-  https://go.example/play: index 0: https://go.example/play.js: nursery: timeout
+  https://go.example/play: index 0: https://go.example/play.js: timeout after 100ms
   https://go.example/blog/2: index 1: https://go.example/img/broken.png: 500 Internal Server Error
   https://go.example/missing: 404 Not Found
 slow.example: 3 pages, 2 ok (1200 bytes)
-  https://slow.example/reports: nursery: timeout
+  https://slow.example/reports: timeout after 200ms
 `, stdout.String())
 		assert.True(t, strings.HasSuffix(stderr.String(),
 			"\r28 pages ok, 4 failed, 0 interrupted, 0 in flight\n"), "stderr: %q", stderr.String())
@@ -55,7 +55,7 @@ func TestSiteBudget(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		err := run(t.Context(), []string{"-max-depth=50"}, &stdout, &stderr)
 		require.ErrorIs(t, err, nursery.ErrTimeout)
-		assert.EqualError(t, err, "crawl: calendar.example: nursery: timeout")
+		assert.EqualError(t, err, "crawl: calendar.example: timeout after 1s")
 		assert.True(t, strings.HasPrefix(stdout.String(), `calendar.example: 34 pages, 33 ok (16500 bytes)
   https://calendar.example/day/33: interrupted
 go.example: 8 pages, 5 ok (14300 bytes)
