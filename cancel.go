@@ -55,7 +55,7 @@ func within(base context.Context, d time.Duration, fn func(context.Context) erro
 	if context.Cause(ctx) != error(cause) {
 		return false, nil, err
 	}
-	if err == nil || !isCancellation(err, ctx, false) {
+	if err == nil || !isCancellation(err, ctx) {
 		return true, nil, err
 	}
 	if err == error(cause) {
@@ -69,15 +69,14 @@ func within(base context.Context, d time.Duration, fn func(context.Context) erro
 // returns, and holds when ctx is done and every leaf of err — each error
 // it joins, followed through wrapping — is context.Canceled,
 // context.DeadlineExceeded when a deadline ended ctx, or ctx's cause
-// itself: the same value, compared with ==, not an error that merely
-// matches it with errors.Is.
+// itself: the same value, compared with ==. A cause wrapped by the task
+// still counts — net/http, for one, returns a request's context.Cause
+// inside a *url.Error — but an error that merely matches the cause with
+// errors.Is (another error wrapping the same sentinel) does not.
 //
 // A DeadlineExceeded from elsewhere, while ctx was merely cancelled, is a
-// real failure: some inner deadline of the task's own ran out. When strict
-// is set, the cause is a failure the nursery has already reported; then the
-// cause counts only as it was handed out (inside the nursery's own
-// *TaskError at most), and an error that wraps it is the task's own failure.
-func isCancellation(err error, ctx context.Context, strict bool) bool {
+// real failure: some inner deadline of the task's own ran out.
+func isCancellation(err error, ctx context.Context) bool {
 	cerr := ctx.Err()
 	if cerr == nil || err == nil {
 		return false
@@ -86,13 +85,12 @@ func isCancellation(err error, ctx context.Context, strict bool) bool {
 	if cause != nil && !reflect.TypeOf(cause).Comparable() {
 		cause = nil
 	}
-	return passesOn(err, cerr, cause, false, strict)
+	return passesOn(err, cerr, cause)
 }
 
-// passesOn is isCancellation's walk over err; wrapped says that err sits
-// inside a wrapper the nursery did not make.
-func passesOn(err, cerr, cause error, wrapped, strict bool) bool {
-	if cause != nil && err == cause && !(strict && wrapped) {
+// passesOn is isCancellation's walk over err.
+func passesOn(err, cerr, cause error) bool {
+	if cause != nil && err == cause {
 		return true
 	}
 	switch err {
@@ -103,23 +101,23 @@ func passesOn(err, cerr, cause error, wrapped, strict bool) bool {
 	}
 	switch e := err.(type) {
 	case *TaskError:
-		return e.Err != nil && passesOn(e.Err, cerr, cause, wrapped, strict)
+		return e.Err != nil && passesOn(e.Err, cerr, cause)
 	case *indexed:
-		return e.err != nil && passesOn(e.err, cerr, cause, wrapped, strict)
+		return e.err != nil && passesOn(e.err, cerr, cause)
 	case *timeoutError:
 		// A deadline of the task's own; the cause was matched above.
 		return false
 	case interface{ Unwrap() []error }:
 		errs := e.Unwrap()
 		for _, err := range errs {
-			if err == nil || !passesOn(err, cerr, cause, wrapped, strict) {
+			if err == nil || !passesOn(err, cerr, cause) {
 				return false
 			}
 		}
 		return len(errs) > 0
 	case interface{ Unwrap() error }:
 		inner := e.Unwrap()
-		return inner != nil && passesOn(inner, cerr, cause, true, strict)
+		return inner != nil && passesOn(inner, cerr, cause)
 	}
 	return false
 }

@@ -513,6 +513,12 @@ func (n *Nursery) taskError(err error, tc *taskConfig) error {
 	}
 	t := tc.debugInfo()
 	if t == nil {
+		if te.Nursery == "" && te.Task == "" && te.Index < 0 {
+			// Nothing to name: the error as the task returned it, so
+			// that comparing Wait's result with a sentinel works as
+			// with errgroup.
+			return err
+		}
 		return te
 	}
 	var inner *TaskError

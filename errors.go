@@ -77,8 +77,12 @@ var errGoexit = errors.New("nursery: task called runtime.Goexit")
 var errNotReady = errors.New("nursery: Start: function returned without calling ready")
 
 // TaskError is a task's failure as [Nursery.Wait] reports it: every task
-// failure that Wait returns is a *TaskError (or, from a nursery nested in a
-// task, wraps one), naming the nursery and task it came from. Its message
+// failure that has something to name — a nursery or task name, an input
+// index, a debug-mode spawn site — is a *TaskError (or, from a nursery
+// nested in a task, wraps one), naming the nursery and task it came from.
+// The failure of an unnamed task in an unnamed nursery is reported as the
+// task returned it, as errgroup does, so that Wait's result of a single
+// such failure is that very error. Its message
 // is the non-empty names joined with ": ", then the error:
 // "outer: worker-3: connection refused", or "index 2: boom" for an input
 // of [Gather], [Map] or [First]. In debug mode (see [Debug]) the message

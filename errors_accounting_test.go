@@ -181,23 +181,26 @@ func TestRunBodyReturnsCancellation(t *testing.T) {
 	}
 }
 
-// A task that fails on its own with the error that cancelled the nursery
-// — wrapped, or before the cancellation — is a failure of its own.
+// A task that returns the error that cancelled the nursery after the
+// cancellation — as it is, or wrapped, as net/http wraps a request's
+// context.Cause in a *url.Error — passes the cancellation on; one that
+// fails with it before the cancellation is a failure of its own.
 func TestSameErrorAsTheCause(t *testing.T) {
 	t.Parallel()
 	errX := errors.New("x")
-	t.Run("wrapped after the cancellation", func(t *testing.T) {
+	t.Run("wrapped after the cancellation passes the cause on", func(t *testing.T) {
 		t.Parallel()
 		err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 			a := nursery.Spawn(n, func(context.Context) (int, error) { return 0, errX }, nursery.Name("a"))
 			n.Go(func(ctx context.Context) error {
 				<-a.Done()
-				return fmt.Errorf("b: %w", errX)
+				<-ctx.Done()
+				return fmt.Errorf("b: %w", context.Cause(ctx))
 			}, nursery.Name("b"))
 			return nil
 		})
 		require.ErrorIs(t, err, errX)
-		assert.Equal(t, "a: x\nb: b: x", err.Error())
+		assert.Equal(t, "a: x", err.Error())
 	})
 	t.Run("returned as is after the cancellation passes the cause on", func(t *testing.T) {
 		t.Parallel()

@@ -54,7 +54,6 @@ type failures struct {
 	errs   []error       // failures, in the order they happened, named
 	raw    []error       // the same failures (and panics) as the tasks returned them
 	panics []*PanicError // panics, in the order they happened
-	cause  bool          // one of them is the nursery's cancellation cause
 
 	err    error       // what Wait returns
 	repnic *PanicError // what Wait re-panics with, in default mode
@@ -180,7 +179,7 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 // settleBody accounts for the error Run's body returned, as settle does for
 // a task's; done says whether the nursery's context was done by then.
 func (n *Nursery) settleBody(err error, done bool) {
-	if done && isCancellation(err, n.ctx, n.causeIsFailure(nil)) {
+	if done && isCancellation(err, n.ctx) {
 		n.interruptedBy(nil)
 		return
 	}
@@ -324,21 +323,21 @@ func (n *Nursery) cancelSelf(cause error) {
 //   - nil if no task failed;
 //   - the failures, joined in the order they happened, each a *[TaskError]
 //     that names its nursery and task ("outer: worker-3: connection
-//     refused"); errors.Is and errors.As reach every one of them, and the
-//     joined error's Unwrap() []error lists them;
+//     refused") when there is a name or index to give; errors.Is and
+//     errors.As reach every one of them, and the joined error's
+//     Unwrap() []error lists them;
 //   - not a task error that only passes the cancellation on. That is an
 //     error returned when the task's context was already done, every leaf
 //     of which (each error it joins, followed through wrapping) is
 //     context.Canceled, context.DeadlineExceeded if a deadline ended the
-//     context, or the context's cause itself — the same value (==), not one
-//     that errors.Is matches. A nested nursery's error with one real
-//     failure in it is a failure. If the cause is a failure already
-//     reported (fail-fast), only that value as it was handed out counts: a
-//     task that wraps it, or returns it before the context was done, failed
+//     context, or the context's cause itself — the same value (==), as it
+//     is or wrapped (net/http returns a request's cause inside a
+//     *url.Error), not another error that errors.Is matches. A nested
+//     nursery's error with one real failure in it is a failure. A task
+//     that fails with the cause's value before the context is done failed
 //     on its own and is reported. A sentinel error is a single value, so a
-//     task that returns the same sentinel as the failure that cancelled
-//     the nursery, after that cancellation, is taken as passing it on;
-//     wrap it to have it reported as the task's own;
+//     task that returns the same sentinel as the failure that cancelled the
+//     nursery, after that cancellation, is taken as passing it on;
 //   - an error matching context.Cause of the parent context, once, if the
 //     parent's cancellation interrupted a task (it returned the
 //     cancellation or never started);
@@ -504,7 +503,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	case goexit:
 		n.fail(err, it.tc, true)
 	case err == nil:
-	case done && isCancellation(err, ctx, n.causeIsFailure(t)):
+	case done && isCancellation(err, ctx):
 		n.interruptedBy(t)
 	default:
 		n.fail(err, it.tc, false)
@@ -533,21 +532,8 @@ func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 func (n *Nursery) cancelLocked(cause error) {
 	if n.ctx.Err() == nil {
 		n.selfCancelled = true
-		n.failuresLocked().cause = true
 		n.cancel(cause)
 	}
-}
-
-// causeIsFailure reports whether the cause of the context task t sees is a
-// failure the nursery has reported (not Cancel's cause, nor the parent's,
-// nor t's own from Task.Cancel).
-func (n *Nursery) causeIsFailure(t runner) bool {
-	if t != nil && t.cancelledAlone() {
-		return false
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.failed != nil && n.failed.cause
 }
 
 // has reports whether err is one of the failures, as a task returned it

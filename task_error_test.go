@@ -27,8 +27,8 @@ func taskErrors(t *testing.T, err error) []*nursery.TaskError {
 	return out
 }
 
-// Every task failure Wait reports is a *TaskError naming its nursery, task
-// and input index, with the same text as ever.
+// Every task failure Wait reports that has a name or index is a *TaskError
+// naming its nursery, task and input index, with the same text as ever.
 func TestTaskError(t *testing.T) {
 	t.Parallel()
 	errBoom := errors.New("boom")
@@ -51,17 +51,6 @@ func TestTaskError(t *testing.T) {
 			},
 			want: []nursery.TaskError{{Nursery: "outer", Task: "worker-3", Index: -1, Err: errBoom}},
 			text: "outer: worker-3: boom",
-		},
-		{
-			name: "no names",
-			run: func(ctx context.Context) error {
-				return nursery.Run(ctx, func(n *nursery.Nursery) error {
-					n.Go(fail)
-					return nil
-				})
-			},
-			want: []nursery.TaskError{{Index: -1, Err: errBoom}},
-			text: "boom",
 		},
 		{
 			name: "every failure with CollectErrors",
@@ -125,6 +114,20 @@ func TestTaskError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An unnamed task's failure in an unnamed nursery has nothing to name: Wait
+// reports the very error the task returned, as errgroup does.
+func TestTaskErrorNothingToName(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+		n.Go(func(context.Context) error { return errBoom })
+		return nil
+	})
+	assert.Same(t, errBoom, err)
+	var te *nursery.TaskError
+	assert.False(t, errors.As(err, &te))
 }
 
 // A nested nursery's TaskError stays reachable inside the outer one's.
