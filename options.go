@@ -99,8 +99,10 @@ func Name(name string) TaskOption {
 // what it cut short), a failure like any other; any other error, or nil, is
 // returned as it is. If the nursery's context ends first, the task sees
 // that cancellation instead. Inside the task, errors.Is(context.Cause(ctx),
-// ErrTimeout) tells its own deadline from a cancellation from above. A
-// d <= 0 means the deadline has already passed when the task starts.
+// ErrTimeout) tells a deadline — its own, or an enclosing FailAfter's,
+// Shield's or Timeout's — from other cancellations; only its own makes the
+// task's error a timeout. A d <= 0 means the deadline has already passed
+// when the task starts.
 func Timeout(d time.Duration) TaskOption {
 	return taskOptionFunc(func(c *taskConfig) {
 		c.timeout = d
