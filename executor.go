@@ -21,10 +21,10 @@ type Executor interface {
 // error from e.Go (for example [ErrPoolClosed]) is that task's failure,
 // reported by Wait. Tasks launched with [Start] never use e.
 //
-// On a [Pool] the nursery keeps its waiting tasks in a queue of its own,
-// bounded by the pool's workers plus its queue size (or by [WithLimit]):
-// once that is full, Go waits for room, from whichever goroutine it is
-// called. A task blocked in one of the library's waits (see [WithLimit])
+// On a [Pool] the nursery keeps its waiting tasks in a queue of its own:
+// without [WithLimit], at most as many of its tasks as the pool has
+// workers plus its queue size are running or waiting; once they are, Go
+// waits for room, from whichever goroutine it is called. A task blocked in one of the library's waits (see [WithLimit])
 // lends its pool worker to other work meanwhile, so nurseries nested on
 // one shared pool never wait for themselves. Other executors get no such
 // help: a task waiting in one of the library's waits keeps the executor's

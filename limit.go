@@ -12,8 +12,9 @@ import (
 //
 // Two numbers govern it. At most k tasks hold a slot — run — at once (k is
 // the limit; without one, a pool's size is the only bound). Go waits for
-// room while the running and queued tasks reach bound (k with a limit; a
-// pool's workers plus its queue without) — from whichever goroutine it is
+// room while the running and queued tasks reach bound (2k with a limit: k
+// running, k waiting; a pool's workers plus its queue without) — from
+// whichever goroutine it is
 // called: a task of this nursery, of another, a Start service, or none.
 // Neither can deadlock, because of the rule in blocking.go: a task blocked
 // in one of the library's waits, including Go waiting for room, gives its
@@ -67,7 +68,8 @@ func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
 		l.exec = exec
 	}
 	if limit > 0 {
-		l.k, l.bound = limit, limit
+		// k running, and as many more waiting in the queue.
+		l.k, l.bound = limit, limit+min(limit, math.MaxInt-limit)
 	}
 	if exec != nil {
 		// Runners on an executor may be slow to come: the executor's

@@ -98,7 +98,7 @@ func TestLimitMaxConcurrencyWithChildren(t *testing.T) {
 	}
 }
 
-// Go/Spawn from outside the nursery's tasks block until a slot frees.
+// Go/Spawn block once k tasks run and k more wait, until a slot frees.
 func TestLimitOutsideGoBlocks(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -114,7 +114,8 @@ func TestLimitOutsideGoBlocks(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := nursery.New(t.Context(), nursery.WithLimit(1))
 				gate := make(chan struct{})
-				tt.spawn(n, func(context.Context) error { <-gate; return nil })
+				tt.spawn(n, func(context.Context) error { <-gate; return nil }) // runs
+				tt.spawn(n, func(context.Context) error { <-gate; return nil }) // waits in the queue
 				var secondRan atomic.Bool
 				returned := make(chan struct{})
 				go func() {
@@ -151,8 +152,9 @@ func TestLimitBlockedGoReleasedByCancellation(t *testing.T) {
 				parent, cancel := context.WithCancelCause(t.Context())
 				defer cancel(nil)
 				n := nursery.New(parent, nursery.WithLimit(1))
-				n.Go(blockOnCtx)
+				n.Go(blockOnCtx) // runs
 				var ran atomic.Int32
+				n.Go(func(context.Context) error { ran.Add(1); return nil }) // waits in the queue
 				var task *nursery.Task[int]
 				spawned := make(chan struct{})
 				goReturned := make(chan struct{})
@@ -175,7 +177,7 @@ func TestLimitBlockedGoReleasedByCancellation(t *testing.T) {
 				assert.Zero(t, v)
 				assert.ErrorIs(t, err, tt.cause)
 				werr := n.Wait()
-				assert.Zero(t, ran.Load(), "a task released by cancellation must not run")
+				assert.Zero(t, ran.Load(), "a task queued or released by cancellation must not run")
 				if tt.waitWant == nil {
 					assert.NoError(t, werr)
 				} else {

@@ -90,9 +90,16 @@ func (t *Task[T]) Done() <-chan struct{} {
 // Cancel cancels the task's context with cause (context.Canceled if nil),
 // and only that task's: its nursery and siblings go on. A task cancelled
 // this way that returns the cancellation is not a failure of the nursery.
-// If the task has not started yet, it never starts and Wait returns cause.
+// If the task has not started yet — it waits behind [WithLimit] or on an
+// [Executor] — it never starts, and it finishes at once: Wait returns cause
+// without waiting for the task's turn.
 func (t *Task[T]) Cancel(cause error) {
 	t.ctx.cancelAlone(cause)
+	if t.claim() {
+		// Still queued: it is finished now, without waiting for its turn;
+		// the runner that later takes it from the queue finds it claimed.
+		t.n.dropClaimed(item{task: t, tc: t.tc}, nil)
+	}
 }
 
 // Name returns the name given with [Name], or "".
