@@ -51,7 +51,7 @@ func TestTaskTimeout(t *testing.T) {
 			}, nursery.Name("slow"), nursery.Timeout(time.Second))
 			return nil
 		}, nursery.WithName("svc"))
-		if !errors.Is(err, nursery.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || err.Error() != "svc: slow: nursery: timeout" {
+		if !errors.Is(err, nursery.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || err.Error() != "svc: slow: timeout after 1s: context deadline exceeded" {
 			t.Errorf("err = %q", err)
 		}
 		if !sawOwn {
