@@ -507,18 +507,18 @@ func (t *taskInfo) within(outer *taskInfo) bool {
 // the names of the nursery and task and, in debug mode, the task's path
 // and spawn site.
 func (n *Nursery) taskError(err error, tc *taskConfig) error {
+	ix, indexed := err.(*indexed)
+	t := tc.debugInfo()
+	if t == nil && n.cfg.name == "" && tc.taskName() == "" && !indexed {
+		// Nothing to name: the error as the task returned it, so that
+		// comparing Wait's result with a sentinel works as with errgroup.
+		return err
+	}
 	te := &TaskError{Nursery: n.cfg.name, Task: tc.taskName(), Index: -1, Err: err}
-	if ix, ok := err.(*indexed); ok {
+	if indexed {
 		te.Index, te.Err = ix.index, ix.err
 	}
-	t := tc.debugInfo()
 	if t == nil {
-		if te.Nursery == "" && te.Task == "" && te.Index < 0 {
-			// Nothing to name: the error as the task returned it, so
-			// that comparing Wait's result with a sentinel works as
-			// with errgroup.
-			return err
-		}
 		return te
 	}
 	var inner *TaskError

@@ -253,7 +253,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 	defer func() {
 		if returned {
 			if err == nil {
-				n.tasks.done()
+				n.finished()
 				return
 			}
 			n.settle(item{}, n.ctx, err, nil, false, done)
@@ -276,6 +276,24 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 func (n *Nursery) accept() {
 	if !n.tasks.add() {
 		panic("nursery: task started after Wait returned")
+	}
+	if c := n.cfg.counters; c != nil {
+		c.started.Add(1)
+	}
+}
+
+// finished uncounts a task that has finished.
+func (n *Nursery) finished() {
+	if c := n.cfg.counters; c != nil {
+		c.finished.Add(1)
+	}
+	n.tasks.done()
+}
+
+// countFailure counts a failed task in the nursery's Counters.
+func (n *Nursery) countFailure() {
+	if c := n.cfg.counters; c != nil {
+		c.failed.Add(1)
 	}
 }
 
@@ -478,7 +496,7 @@ func (it item) callPlain(ctx context.Context) error {
 // whether ctx was already done when the task returned err: only then can
 // err be the cancellation rather than a failure (see isCancellation).
 func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, done bool) {
-	defer n.tasks.done()
+	defer n.finished()
 	t := it.task
 	if goexit {
 		err = errGoexit
@@ -491,6 +509,7 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	}
 	switch {
 	case pe != nil:
+		n.countFailure()
 		n.mu.Lock()
 		f := n.failuresLocked()
 		f.panics = append(f.panics, pe)
@@ -513,10 +532,16 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	}
 }
 
-// fail records a task's failure and, unless the nursery collects errors,
+// fail records a task's failure (or hands it to the error handler) and,
+// unless the nursery collects or handles errors,
 // cancels it with the failure as cause.
 func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
+	n.countFailure()
 	werr := n.taskError(err, tc)
+	if h := n.cfg.handler; h != nil && !always {
+		h(werr) // kept nowhere: the nursery's memory stays flat
+		return
+	}
 	n.mu.Lock()
 	f := n.failuresLocked()
 	f.errs = append(f.errs, werr)
@@ -573,7 +598,7 @@ func (n *Nursery) drop(it item, refused error) {
 // dropClaimed is drop for a task the caller has claimed.
 func (n *Nursery) dropClaimed(it item, refused error) {
 	t := it.task
-	defer n.tasks.done()
+	defer n.finished()
 	ctx := n.ctx
 	if t != nil {
 		ctx = t.context()

@@ -21,6 +21,8 @@ type config struct {
 	panicErr bool
 	debug    bool // debug mode (debug.go)
 	executor Executor
+	counters *Counters     // WithCounters, or nil
+	handler  func(error)   // WithErrorHandler, or nil
 	debugOpt *debugOptions // DebugLogger and DebugSlow, rarely given
 }
 

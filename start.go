@@ -31,7 +31,7 @@ func Start[T any](n *Nursery, fn func(ctx context.Context, ready func(T)) error,
 	n.accept()
 	var zero T
 	if n.ctx.Err() != nil {
-		n.tasks.done()
+		n.finished()
 		return zero, context.Cause(n.ctx)
 	}
 	s := &service[T]{n: n, fn: fn, started: make(chan struct{})}

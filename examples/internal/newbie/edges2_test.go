@@ -99,8 +99,8 @@ func TestMapPanic(t *testing.T) {
 		}()
 		nursery.Map(context.Background(), []int{0, 1, 2}, func(ctx context.Context, i int) (int, error) {
 			if i == 1 {
-				var m map[string]int
-				m["x"] = 1 // nil map write
+				var s []int
+				_ = s[i] // index out of range: a runtime panic
 			}
 			<-ctx.Done()
 			others.Add(1)
