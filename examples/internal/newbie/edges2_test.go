@@ -114,7 +114,7 @@ func TestMapPanic(t *testing.T) {
 	if others.Load() != 2 {
 		t.Errorf("others = %d", others.Load())
 	}
-	if !strings.Contains(pe.Error(), "assignment to entry in nil map") {
+	if !strings.Contains(pe.Error(), "index out of range") {
 		t.Errorf("PanicError = %v", pe)
 	}
 	var re runtime.Error
