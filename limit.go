@@ -109,9 +109,7 @@ func (l *limiter) submit(it item) {
 		l.mu.Unlock()
 		c = block()
 		l.mu.Lock()
-		ok := l.waitForRoom()
-		l.unlinger()
-		if !ok {
+		if !l.waitForRoom() {
 			l.mu.Unlock()
 			c.unblock()
 			l.n.drop(it, nil)
@@ -342,58 +340,14 @@ func (l *limiter) runGoroutine() {
 	}
 }
 
-// runOnPool is a runner handed to the nursery's pool; c is the worker.
-//
-// It gives the worker back once the queue is empty — unless a caller of Go
-// is waiting for room: that caller has been woken, or will be, and is about
-// to queue its task, and handing the worker back and asking for it again
-// at every burst of a saturated nursery costs far more than waiting for it
-// here. It lingers only while such a caller waits (see unlinger) and no
-// blocked task of the pool waits for the worker.
+// runOnPool is a runner handed to the nursery's pool; c is the worker. It
+// gives the worker back once the queue is empty.
 func (l *limiter) runOnPool(c *carrier) {
 	defer l.abort(c)
 	l.mu.Lock()
 	l.starting--
-	p := l.pool
-	for {
-		l.serve(c)
-		if l.closing || l.queued() > 0 || l.waiters == 0 {
-			break
-		}
-		// Registered before it looks at the pool's needs, so that a need
-		// arising after the look finds it (see Pool.wakeLingerers).
-		p.linger(l, 1)
-		if p.needsWorker() {
-			p.linger(l, -1)
-			break
-		}
-		l.idle++
-		l.work.Wait()
-		p.linger(l, -1)
-		if l.closing {
-			break
-		}
-		l.starting-- // counted by the kick (or sendBack) that woke it
-	}
+	l.serve(c)
 	l.mu.Unlock()
-}
-
-// unlinger sends runners lingering on a pool back to it once no caller of
-// Go waits for room any more; l.mu is held.
-func (l *limiter) unlinger() {
-	if l.pool != nil && l.waiters == 0 {
-		l.sendBack()
-	}
-}
-
-// sendBack wakes every lingering runner, to look at the queue once more
-// and go back to the pool; l.mu is held.
-func (l *limiter) sendBack() {
-	if l.idle > 0 {
-		l.starting += l.idle
-		l.idle = 0
-		l.work.Broadcast()
-	}
 }
 
 // runJob is a runner handed to another executor as a plain function.

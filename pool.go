@@ -57,19 +57,10 @@ type Pool struct {
 	closed  bool
 
 	// Read without the lock: closing by the runners of nurseries, which
-	// stop taking their queued tasks; resumers and waiting (jobs.n) by
-	// runners, which give the worker back when a blocked task may go on or
-	// other work waits.
+	// stop taking their queued tasks; resumers by runners, which give the
+	// worker back when a blocked task may go on.
 	closing  atomic.Bool
 	resumers atomic.Int32
-	pending  atomic.Int32
-
-	// Nurseries whose runners linger on a worker for their next task (see
-	// limiter.runOnPool), with how many runners each: woken when the pool
-	// needs the worker. Its own lock, taken alone: a runner registers
-	// while it holds its nursery's lock.
-	lmu       sync.Mutex
-	lingerers map[*limiter]int
 
 	// Written at every task, so kept apart from the fields above:
 	// Running is started - completed. Tasks of nurseries count as tasks
@@ -221,12 +212,10 @@ func (p *Pool) enqueue(j job) {
 		return
 	}
 	p.jobs.push(j)
-	p.pending.Add(1)
 	if j.f != nil {
 		p.plain++
 		p.waiting.Add(1)
 	}
-	p.wakeLingerers()
 }
 
 // want queues a runner of l; it never blocks, and reports false once the
@@ -259,7 +248,6 @@ func (p *Pool) handOff(j job) {
 // popJob takes the oldest waiting job; p.mu is held.
 func (p *Pool) popJob() job {
 	j := p.jobs.pop()
-	p.pending.Add(-1)
 	if j.f != nil {
 		p.plain--
 		p.waiting.Add(-1)
@@ -305,49 +293,12 @@ func (p *Pool) reacquire() {
 		p.running++
 	} else {
 		p.resumers.Add(1)
-		p.wakeLingerers()
 		for p.grants == 0 {
 			p.resume.Wait()
 		}
 		p.grants--
 	}
 	p.mu.Unlock()
-}
-
-// needsWorker reports whether a blocked task or a job waits for a worker.
-func (p *Pool) needsWorker() bool { return p.resumers.Load() > 0 || p.pending.Load() > 0 }
-
-// linger counts runners of l that linger on a worker (by delta).
-func (p *Pool) linger(l *limiter, delta int) {
-	p.lmu.Lock()
-	defer p.lmu.Unlock()
-	if p.lingerers == nil {
-		p.lingerers = make(map[*limiter]int)
-	}
-	if p.lingerers[l] += delta; p.lingerers[l] == 0 {
-		delete(p.lingerers, l)
-	}
-}
-
-// wakeLingerers sends lingering runners back to the pool, which needs
-// their workers. Callers make the need visible (resumers, pending) first.
-// p.mu may be held: nothing takes p.mu while holding a nursery's lock.
-func (p *Pool) wakeLingerers() {
-	p.lmu.Lock()
-	if len(p.lingerers) == 0 {
-		p.lmu.Unlock()
-		return
-	}
-	ls := make([]*limiter, 0, len(p.lingerers))
-	for l := range p.lingerers {
-		ls = append(ls, l)
-	}
-	p.lmu.Unlock()
-	for _, l := range ls {
-		l.mu.Lock()
-		l.sendBack()
-		l.mu.Unlock()
-	}
 }
 
 // work is a worker goroutine; it starts with j, whose slot is counted.
