@@ -114,6 +114,7 @@ type nurseryDebug struct {
 	site      site
 	slow      time.Duration // 0: no warnings
 	logger    *slog.Logger  // nil: slog.Default()
+	status    func() string // WithStatus, or nil
 	cleanup   runtime.Cleanup
 	trace     *trace.Task // nil unless a trace was being recorded at New
 
@@ -136,6 +137,7 @@ func newNurseryDebug(n *Nursery, parent context.Context, up *node, upTask *taskI
 		created: time.Now(),
 		site:    callers(),
 		slow:    defaultSlow,
+		status:  n.cfg.status,
 	}
 	from := ""
 	if up != nil {
@@ -327,6 +329,9 @@ func (d *nurseryDebug) snap(tn *treeNursery, now time.Time, tasks map[*taskInfo]
 	tn.upTask = d.upTask
 	tn.Age = formatAge(now.Sub(d.created))
 	tn.Created = d.site.tree()
+	if d.status != nil {
+		tn.Status = d.status()
+	}
 	cancelled = d.cancelled.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -22,6 +22,7 @@ type config struct {
 	debug    bool // debug mode (debug.go)
 	executor Executor
 	counters *Counters     // WithCounters, or nil
+	status   func() string // WithStatus, or nil
 	handler  func(error)   // WithErrorHandler, or nil
 	debugOpt *debugOptions // DebugLogger and DebugSlow, rarely given
 }
@@ -68,6 +69,18 @@ func WithLimit(k int) Option {
 		panic("nursery: WithLimit needs a limit of at least 1")
 	}
 	return optionFunc(func(c *config) { c.limit = k })
+}
+
+// WithStatus gives the nursery a line of status that the live tree
+// ([WriteTree], [TreeJSON], [Handler]) shows beside it, computed by status
+// each time the tree is shown — a supervisor's children and their
+// restarts, a server's open connections. status must be quick and safe
+// for concurrent use. WithStatus panics if status is nil.
+func WithStatus(status func() string) Option {
+	if status == nil {
+		panic("nursery: nil status function")
+	}
+	return optionFunc(func(c *config) { c.status = status })
 }
 
 // CollectErrors selects the supervisor policy: a task's failure does not

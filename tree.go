@@ -260,6 +260,8 @@ type treeNursery struct {
 	Debug   bool        `json:"debug"`
 	Age     string      `json:"age,omitempty"`
 	Created *treeSite   `json:"created,omitempty"`
+	Running int         `json:"running"`
+	Status  string      `json:"status,omitempty"`
 	Tasks   []*treeTask `json:"tasks,omitempty"`
 
 	nd        *node
@@ -368,8 +370,13 @@ func (nd *node) snap(now time.Time, tasks map[*taskInfo]*treeTask) *treeNursery 
 	if d := nd.dbg; d != nil {
 		tn.Path = d.path
 		cancelled = d.snap(tn, now, tasks)
+		tn.Running = len(tn.Tasks)
 	} else {
 		cancelled = nd.n.cancelling()
+		tn.Running = int(nd.n.tasks.state.Load() & countMask)
+		if s := nd.n.cfg.status; s != nil {
+			tn.Status = s()
+		}
 	}
 	switch {
 	case cancelled:
@@ -536,7 +543,16 @@ func writeTreeText(w io.Writer, roots []*treeNursery) error {
 			if tn.Debug {
 				line = fmt.Appendf(line, ", age %s, %d %s, created at %s", tn.Age, len(tn.Tasks), plural(len(tn.Tasks), "task", "tasks"), tn.Created)
 			} else {
+				line = append(line, ", "...)
+				line = strconv.AppendInt(line, int64(tn.Running), 10)
+				line = append(line, ' ')
+				line = append(line, plural(tn.Running, "task", "tasks")...)
 				plain = true
+			}
+			if tn.Status != "" {
+				line = append(line, " ["...)
+				line = append(line, tn.Status...)
+				line = append(line, ']')
 			}
 		} else {
 			tt := it.t
@@ -551,7 +567,7 @@ func writeTreeText(w io.Writer, roots []*treeNursery) error {
 		return err
 	}
 	if plain {
-		_, _ = bw.WriteString("(tasks, ages and sites are shown in debug mode: nursery.Debug() or NURSERY_DEBUG=1)\n")
+		_, _ = bw.WriteString("(task names, ages and sites are shown in debug mode: nursery.Debug() or NURSERY_DEBUG=1)\n")
 	}
 	return bw.Flush()
 }

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -337,4 +340,53 @@ func TestNurseryContextPassesValuesAndCancellation(t *testing.T) {
 	<-n.Context().Done()
 	assert.ErrorIs(t, context.Cause(n.Context()), cause)
 	_ = n.Wait()
+}
+
+// WithStatus puts a line of the program's own beside the nursery in every
+// view, computed when the tree is shown; without debug mode the tree shows
+// how many tasks each nursery has.
+func TestTreeStatus(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	release := make(chan struct{})
+	n := nursery.New(t.Context(), nursery.WithName("status-server"),
+		nursery.WithStatus(func() string { return fmt.Sprintf("%d connections", conns.Load()) }))
+	for range 2 {
+		n.Go(func(context.Context) error { conns.Add(1); <-release; return nil })
+	}
+	defer func() {
+		close(release)
+		require.NoError(t, n.Wait())
+	}()
+	for conns.Load() < 2 {
+		runtime.Gosched()
+	}
+	var b strings.Builder
+	require.NoError(t, nursery.WriteTreeNamed(&b, "status-server"))
+	line := strings.SplitN(b.String(), "\n", 2)[0]
+	if debugFromEnv() {
+		assert.Contains(t, line, "[2 connections]")
+	} else {
+		assert.Equal(t, `nursery "status-server": running, 2 tasks [2 connections]`, line)
+	}
+	doc, err := nursery.TreeJSON()
+	require.NoError(t, err)
+	var tree struct {
+		Nurseries []struct {
+			Name    string `json:"name"`
+			Running int    `json:"running"`
+			Status  string `json:"status"`
+		} `json:"nurseries"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &tree))
+	found := false
+	for _, tn := range tree.Nurseries {
+		if tn.Name == "status-server" {
+			found = true
+			assert.Equal(t, 2, tn.Running)
+			assert.Equal(t, "2 connections", tn.Status)
+		}
+	}
+	assert.True(t, found, "the nursery is in TreeJSON")
+	requireMisuse(t, func() { nursery.WithStatus(nil) })
 }
