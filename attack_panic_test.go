@@ -20,8 +20,8 @@ import (
 // every call returns the same result (or re-panics the same value)" — the
 // value must not be rewritten (or raced on) by the nurseries that pass it
 // on. Run under -race.
+// Not parallel: the race detector blames every test running at the time.
 func TestAttackSharedPanicErrorMutatedByOuterNurseries(t *testing.T) {
-	t.Parallel()
 	inner := nursery.New(t.Context(), nursery.WithName("inner"))
 	inner.Go(func(context.Context) error { panic("inner bug") })
 	first, panicked := catchPanic(func() { _ = inner.Wait() })
