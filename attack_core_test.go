@@ -95,14 +95,16 @@ func TestAttackManyNurseriesShareOnePool1(t *testing.T) {
 	for i := range ns {
 		ns[i] = nursery.New(t.Context(), nursery.WithExecutor(p), nursery.WithName(fmt.Sprint("s", i)))
 	}
-	var wg sync.WaitGroup
+	var wg, tops sync.WaitGroup
 	var done atomic.Int64
 	atkFinish(t, "24 nurseries cross-nesting on one Pool(1)", func() {
 		for i := range scopes {
 			wg.Go(func() {
 				for j := range 20 {
 					n := ns[i]
+					tops.Add(1)
 					n.Go(func(ctx context.Context) error {
+						defer tops.Done()
 						run.in()
 						defer run.out()
 						// nested scope on the same pool, waited for
@@ -140,7 +142,10 @@ func TestAttackManyNurseriesShareOnePool1(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		// Wait for every nursery, from a task of one of them too.
+		// The top-level tasks spawn into their siblings: every nursery
+		// must stay open until they are done (errgroup's rule, ours too:
+		// no Go after Wait returned).
+		tops.Wait()
 		for i := range scopes {
 			require.NoError(t, ns[i].Wait())
 		}
@@ -215,9 +220,10 @@ func TestAttackLimitCountsOnlyRunningTasks(t *testing.T) {
 								run.around(func() {
 									err = nursery.Run(ctx, func(m *nursery.Nursery) error {
 										for range 3 {
+											// m's tasks count toward m's limit, not n's:
+											// not measured here.
 											m.Go(func(context.Context) error {
-												run.in()
-												defer run.out()
+												runtime.Gosched()
 												return nil
 											})
 										}
@@ -372,7 +378,7 @@ func TestAttackGoWaitsForRoomFromEveryCaller(t *testing.T) {
 			t.Run(who+"/"+exec, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					var opts []nursery.Option
-					bound := 2
+					bound := 4 // WithLimit(2): 2 running, 2 waiting
 					if exec == "pool2q1" {
 						p := nursery.NewPool(2, nursery.QueueSize(1))
 						defer p.Close()

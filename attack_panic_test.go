@@ -135,9 +135,10 @@ func TestAttackRunBodyPanicWithParkedAndWaitingTasks(t *testing.T) {
 	}, nursery.WithExecutor(p)))
 }
 
-// "An error from e.Go is that task's failure, reported by Wait": an
-// executor that accepts the first job and refuses the next; the second
-// task's Go met the refusal, so Wait reports it.
+// An executor that accepts the first job and refuses the next: a refusal
+// fails only tasks that no runner of the nursery can take any more. Here
+// the first task's runner is live, so it takes the second task when the
+// first returns: the second runs, and nothing is lost or reported.
 func TestAttackExecutorRefusalIsTheTasksFailure(t *testing.T) {
 	t.Parallel()
 	e := &atkRefuser{}
@@ -151,5 +152,6 @@ func TestAttackExecutorRefusalIsTheTasksFailure(t *testing.T) {
 	close(release)
 	err := n.Wait()
 	assert.True(t, errors.Is(err, errRefused) || ran.Load() == 1, "neither reported nor run")
-	assert.ErrorIs(t, err, errRefused, "the refusal is the second task's failure (it ran %d times)", ran.Load())
+	assert.NoError(t, err)
+	assert.Equal(t, int32(1), ran.Load(), "the live runner took the second task")
 }

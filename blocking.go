@@ -40,10 +40,17 @@ import (
 
 // carrier is what a runner or pool worker goroutine holds while it runs a
 // task. Only its own goroutine reads or writes it.
+//
+// A goroutine may carry several at once: a runner handed to an executor
+// that runs jobs on the caller's own goroutine, or a pool worker running a
+// job of an executor that wraps the pool, runs a task while the task that
+// called it holds its slots too. Then the newest carrier is registered and
+// points to the one before, and a wait gives back every slot of the chain.
 type carrier struct {
 	lim  *limiter // the nursery whose slot the current task holds, or nil
 	pool *Pool    // the pool whose worker this goroutine is, or nil
 	id   uint64
+	prev *carrier // the goroutine's carrier before this one, or nil
 }
 
 // carriers is the registry of live carriers.
@@ -64,7 +71,8 @@ func (r *carrierSet) shard(id uint64) int {
 	return int((id * 0x9E3779B97F4A7C15) >> 60)
 }
 
-// enter registers the calling goroutine as c.
+// enter registers c as the calling goroutine's carrier, on top of the one
+// it had, if any.
 func (r *carrierSet) enter(c *carrier) {
 	c.id = goid.Get()
 	s := &r.shards[r.shard(c.id)]
@@ -72,16 +80,23 @@ func (r *carrierSet) enter(c *carrier) {
 	if s.m == nil {
 		s.m = make(map[uint64]*carrier)
 	}
+	c.prev = s.m[c.id]
 	s.m[c.id] = c
 	s.mu.Unlock()
 	r.live.Add(1)
 }
 
-// leave forgets c; its goroutine calls it before it exits.
+// leave forgets c, which must be the goroutine's newest carrier, and
+// restores the one before it; the goroutine calls it before it exits or
+// returns from the job that entered c.
 func (r *carrierSet) leave(c *carrier) {
 	s := &r.shards[r.shard(c.id)]
 	s.mu.Lock()
-	delete(s.m, c.id)
+	if c.prev != nil {
+		s.m[c.id] = c.prev
+	} else {
+		delete(s.m, c.id)
+	}
 	s.mu.Unlock()
 	r.live.Add(-1)
 }
@@ -104,25 +119,34 @@ func (r *carrierSet) current() *carrier {
 // it held, to be taken back with unblock; otherwise it returns nil.
 func block() *carrier {
 	c := carriers.current()
-	if c == nil || c.lim == nil && c.pool == nil {
+	held := false
+	for k := c; k != nil; k = k.prev {
+		held = held || k.lim != nil || k.pool != nil
+	}
+	if !held {
 		return nil
 	}
-	if c.lim != nil {
-		c.lim.release()
-	}
-	if c.pool != nil {
-		c.pool.release()
+	// The newest first: the reverse of the order they were taken in.
+	for k := c; k != nil; k = k.prev {
+		if k.lim != nil {
+			k.lim.release()
+		}
+		if k.pool != nil {
+			k.pool.release()
+		}
 	}
 	return c
 }
 
-// unblock takes back what block gave back: the pool's worker first, then
-// the nursery's slot — the order in which a task first gets them, so that
-// no two goroutines can each hold what the other waits for.
+// unblock takes back what block gave back, in the order in which a task
+// first gets them — the oldest carrier first, and for each the pool's
+// worker before the nursery's slot — so that no two goroutines can each
+// hold what the other waits for.
 func (c *carrier) unblock() {
 	if c == nil {
 		return
 	}
+	c.prev.unblock()
 	if c.pool != nil {
 		c.pool.reacquire()
 	}

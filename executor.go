@@ -17,15 +17,18 @@ type Executor interface {
 }
 
 // WithExecutor makes the nursery run its tasks on e instead of starting a
-// goroutine per task. The nursery passes its own context to e.Go, and an
-// error from e.Go (for example [ErrPoolClosed]) is that task's failure,
-// reported by Wait. Tasks launched with [Start] never use e.
+// goroutine per task. The nursery hands e runners, jobs that each run the
+// nursery's queued tasks one after another, and passes its own context to
+// e.Go. An error from e.Go (for example [ErrPoolClosed]) fails the queued
+// tasks that no runner of the nursery can take any more — none is
+// running or on its way — each reported by Wait. Tasks launched with
+// [Start] never use e.
 //
 // On a [Pool] the nursery keeps its waiting tasks in a queue of its own:
 // without [WithLimit], at most as many of its tasks as the pool has
 // workers plus its queue size are running or waiting; once they are, Go
-// waits for room, from whichever goroutine it is called. A task blocked in one of the library's waits (see [WithLimit])
-// lends its pool worker to other work meanwhile, so nurseries nested on
+// waits for room, from whichever goroutine it is called. A task blocked
+// in one of the library's waits (see [WithLimit]) lends its pool worker to other work meanwhile, so nurseries nested on
 // one shared pool never wait for themselves. Other executors get no such
 // help: a task waiting in one of the library's waits keeps the executor's
 // worker it runs on, and an executor whose Go blocks blocks the caller of

@@ -222,7 +222,8 @@ func (l *limiter) startRunners(count int) {
 func (l *limiter) refused(err error) {
 	l.mu.Lock()
 	l.starting--
-	orphaned := l.pool != nil || l.starting == 0 && l.active == 0 && l.parked == 0
+	// Parked tasks do not count: they may be waiting for a queued task.
+	orphaned := l.pool != nil || l.starting == 0 && l.active == 0
 	l.mu.Unlock()
 	if orphaned {
 		l.dropQueued(err)
@@ -264,12 +265,10 @@ func (l *limiter) serve(c *carrier) {
 		l.mu.Unlock()
 		c.lim = l
 		if p := l.pool; p != nil {
-			p.started.Add(1)
-			l.n.exec(it, true)
-			p.completed.Add(1)
-		} else {
-			l.n.exec(it, true)
+			p.started.Add(1) // completed as the task finishes (finishedItem)
+			it.pool = p
 		}
+		l.n.exec(it, true)
 		c.lim = nil
 		l.mu.Lock()
 		l.active--
@@ -302,9 +301,6 @@ func (l *limiter) abort(c *carrier) {
 		return
 	}
 	c.lim = nil
-	if p := l.pool; p != nil {
-		p.completed.Add(1)
-	}
 	l.mu.Lock()
 	l.active--
 	start := l.kick()

@@ -73,6 +73,7 @@ type item struct {
 	fn   func(context.Context) error
 	task runner
 	tc   *taskConfig
+	pool *Pool // the pool counting it as started, once a worker took it
 }
 
 // runner is the part of a typed task that the untyped nursery drives.
@@ -290,6 +291,16 @@ func (n *Nursery) finished() {
 	n.tasks.done()
 }
 
+// finishedItem is finished for a task that ran or was dropped from a
+// queue; a pool that counted it as started counts it as completed first,
+// so that the pool's Stats agree with the nursery's Wait.
+func (n *Nursery) finishedItem(it item) {
+	if it.pool != nil {
+		it.pool.completed.Add(1)
+	}
+	n.finished()
+}
+
 // countFailure counts a failed task in the nursery's Counters.
 func (n *Nursery) countFailure() {
 	if c := n.cfg.counters; c != nil {
@@ -422,7 +433,7 @@ func (n *Nursery) finish() {
 // whether the task waited in a queue, from which a cancelled nursery drops
 // it; a task handed straight to its own goroutine was already started.
 func (n *Nursery) exec(it item, queued bool) {
-	if it.task == nil && it.tc == nil {
+	if it.task == nil && it.tc == nil && it.pool == nil {
 		// A plain Go without options, the common case: the shorter path.
 		if queued && n.ctx.Err() != nil {
 			n.dropClaimed(it, nil)
@@ -432,7 +443,11 @@ func (n *Nursery) exec(it item, queued bool) {
 		return
 	}
 	if it.task != nil && !it.task.claim() {
-		return // a waiter claimed it and runs it itself
+		// Task.Cancel claimed it and finished it already.
+		if it.pool != nil {
+			it.pool.completed.Add(1)
+		}
+		return
 	}
 	n.run(it, queued)
 }
@@ -496,7 +511,7 @@ func (it item) callPlain(ctx context.Context) error {
 // whether ctx was already done when the task returned err: only then can
 // err be the cancellation rather than a failure (see isCancellation).
 func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, done bool) {
-	defer n.finished()
+	defer n.finishedItem(it)
 	t := it.task
 	if goexit {
 		err = errGoexit
@@ -598,7 +613,7 @@ func (n *Nursery) drop(it item, refused error) {
 // dropClaimed is drop for a task the caller has claimed.
 func (n *Nursery) dropClaimed(it item, refused error) {
 	t := it.task
-	defer n.finished()
+	defer n.finishedItem(it)
 	ctx := n.ctx
 	if t != nil {
 		ctx = t.context()
