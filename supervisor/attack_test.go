@@ -1419,3 +1419,96 @@ func isolate(t *testing.T) bool {
 	}
 	return true
 }
+
+// ---------------------------------------------------------------------
+// Order and backoff
+
+// Package doc: "Children start in the order they were added, each once
+// the one before called ready", and RestForOne exists for children that
+// depend on the ones before them. A child added while an earlier one waits
+// out its backoff (Restarting) must not start before that one is ready
+// again: "http" added while "db" is down would run without its database.
+func TestAttackAddDuringBackoffKeepsStartOrder(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		db := newFake()
+		h, err := start(t, []supervisor.Option{supervisor.RestForOne, supervisor.Backoff(time.Minute, time.Minute)},
+			supervisor.Child("db", db.serve))
+		require.NoError(t, err)
+		db.fail <- errBoom // restarted at once
+		db.fail <- errBoom // restarted in a minute
+		synctest.Wait()
+		require.Equal(t, supervisor.Restarting, h.sup.Children()[0].State)
+		h.rec.take()
+		var dbState supervisor.State
+		http := func(ctx context.Context, ready func()) error {
+			dbState = h.sup.Children()[0].State
+			return idle(ctx, ready)
+		}
+		added := make(chan error, 1)
+		go func() { added <- h.sup.Add(context.Background(), supervisor.Child("http", http)) }()
+		time.Sleep(2 * time.Minute)
+		require.NoError(t, <-added)
+		assert.Equal(t, supervisor.Running, dbState, "http started while db was %v", dbState)
+		assert.Equal(t, []string{"start db", "ready db", "start http", "ready http"}, h.rec.take())
+		require.NoError(t, h.stop())
+	})
+}
+
+// A cancellation during a backoff stops the supervisor at once: it does
+// not wait for the restart time.
+func TestAttackCancelDuringBackoffIsPrompt(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		a := newFake()
+		h, err := start(t, []supervisor.Option{supervisor.Backoff(time.Hour, time.Hour)},
+			supervisor.Child("a", a.serve), supervisor.Child("b", idle))
+		require.NoError(t, err)
+		a.fail <- errBoom
+		a.fail <- errBoom
+		time.Sleep(time.Minute)
+		t0 := time.Now()
+		require.NoError(t, h.stop())
+		assert.Less(t, time.Since(t0), time.Minute, "fake time")
+		for _, ci := range h.sup.Children() {
+			assert.Equal(t, supervisor.Stopped, ci.State, ci.Name)
+		}
+	})
+}
+
+// Intensity counts restarts, not children: a OneForAll restart of three
+// children is one restart (Erlang's rule), so Intensity(1, ...) allows it.
+func TestAttackGroupRestartCountsOnce(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		a := newFake()
+		h, err := start(t, []supervisor.Option{supervisor.OneForAll, supervisor.Intensity(1, time.Hour)},
+			supervisor.Child("a", a.serve), supervisor.Child("b", idle), supervisor.Child("c", idle))
+		require.NoError(t, err)
+		a.fail <- errBoom
+		synctest.Wait()
+		assert.Zero(t, countKind(h.rec, supervisor.EventGiveUp))
+		require.NoError(t, h.stop())
+	})
+}
+
+// panic(nil) is a panic too (a *runtime.PanicNilError since Go 1.21): a
+// failure, not a normal exit of a Transient child.
+func TestAttackPanicNil(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		var runs atomic.Int32
+		p := func(ctx context.Context, ready func()) error {
+			ready()
+			if runs.Add(1) == 1 {
+				panic(nil)
+			}
+			return idle(ctx, ready)
+		}
+		h, err := start(t, nil, supervisor.Child("p", p, supervisor.Transient))
+		require.NoError(t, err)
+		synctest.Wait()
+		info := h.sup.Children()[0]
+		assert.Equal(t, 1, info.Restarts)
+		require.Len(t, info.Failures, 1)
+		var pe *nursery.PanicError
+		assert.ErrorAs(t, info.Failures[0], &pe)
+		require.NoError(t, h.stop())
+	})
+}
