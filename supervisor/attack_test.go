@@ -1135,9 +1135,6 @@ func TestAttackNestedGraceTooShort(t *testing.T) {
 // 10 000 children: they start in order, Children lists them, a OneForAll
 // restart restarts every one once, and they all stop.
 func TestAttackTenThousandChildren(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
 	bubble(t, func(t *testing.T) {
 		const n = 10000
 		var running atomic.Int32
