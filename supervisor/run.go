@@ -415,6 +415,13 @@ func running(c *child) bool { return c.state == Starting || c.state == Running }
 // earlier.
 func (r *run) handleExit(ctx context.Context, e event) error {
 	c := e.c
+	if e.gen+1 != c.gen {
+		// Stale: note ended incarnation e.gen by setting c.gen to e.gen+1,
+		// and c has been started (or stopped) since — its group was
+		// restarted meanwhile, which absorbs this exit, as OTP ignores the
+		// 'EXIT' of a pid already replaced. One failure, one restart.
+		return nil
+	}
 	if !slices.Contains(r.s.children, c) || c.pending {
 		return nil // removed, or already waiting to restart with its group
 	}
