@@ -26,6 +26,10 @@ type run struct {
 	pending   []event    // exits noted and not handled yet, in order
 	one       [1]*child  // group's result under OneForOne
 	restarts  []int64    // times of the restarts within the intensity period
+	exitTurn  bool       // the loop handled an exit last: a request's turn
+	adding    *child     // the child an Add is starting, not added yet
+	hookErr   error      // the hook panicked: the supervisor fails with this
+	errs      []error    // failures and stuck children of stops made during shutdown
 }
 
 // event is what the loop receives, all on one channel so that it waits
@@ -170,6 +174,9 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 		case err != nil:
 			return r.shutdown(ctx, &StartError{Supervisor: r.s.name, Child: c.spec.name, Err: err.(*startFailed).err})
 		}
+	}
+	if r.hookErr != nil {
+		return r.shutdown(ctx, nil) // the supervisor failed while it started
 	}
 	if ready != nil {
 		ready()
@@ -559,8 +566,20 @@ func (r *run) serveRequest(ctx context.Context, q *request) error {
 		s.mu.Lock()
 		s.children = append(s.children, c)
 		s.mu.Unlock()
-		switch err := r.start(ctx, c); {
+		r.adding = c
+		err := r.start(ctx, c)
+		r.adding = nil
+		switch {
 		case err == errShutdown:
+			// Not added either: stop it (it is the last child, so the
+			// shutdown's reverse order holds) and take it out before Add
+			// returns, so that ErrStopped means "not added" like every
+			// other error of Add.
+			if running(c) {
+				r.stopForShutdown(c)
+			}
+			r.pending = slices.DeleteFunc(r.pending, func(e event) bool { return e.c == c })
+			r.removeChild(c)
 			q.reply <- ErrStopped
 			return err
 		case err != nil:
@@ -590,27 +609,35 @@ func (r *run) serveRequest(ctx context.Context, q *request) error {
 	return nil
 }
 
+// stopForShutdown stops c as part of the shutdown, and keeps its failure or
+// its *StopTimeoutError for the supervisor's result.
+func (r *run) stopForShutdown(c *child) {
+	stuck, failed := r.stop(c)
+	if failed != nil {
+		r.errs = append(r.errs, &childError{child: c.spec.name, err: failed})
+	}
+	if stuck != nil {
+		r.errs = append(r.errs, stuck)
+	}
+}
+
 // shutdown stops every running child in reverse order and returns the
 // supervisor's result: cause, or context.Cause(ctx), joined with the
 // failures and stuck children of the stop.
 func (r *run) shutdown(ctx context.Context, cause error) error {
 	var errs []error
+	if r.hookErr != nil {
+		errs = append(errs, r.hookErr)
+	}
 	if cause != nil && cause != errShutdown {
 		errs = append(errs, cause)
 	}
 	for i := len(r.s.children) - 1; i >= 0; i-- {
-		c := r.s.children[i]
-		if !running(c) {
-			continue
-		}
-		stuck, failed := r.stop(c)
-		if failed != nil {
-			errs = append(errs, &childError{child: c.spec.name, err: failed})
-		}
-		if stuck != nil {
-			errs = append(errs, stuck)
+		if c := r.s.children[i]; running(c) {
+			r.stopForShutdown(c)
 		}
 	}
+	errs = append(errs, r.errs...)
 	r.pending = nil
 	for _, q := range r.requests {
 		q.reply <- ErrStopped

@@ -528,3 +528,46 @@ func TestTreeInDebugMode(t *testing.T) {
 		require.NoError(t, n.Wait())
 	})
 }
+
+// A ready that panics: Serve cancels and waits for the children it
+// started before the panic goes on, and the supervisor may be served again.
+func TestServeReadyPanicStopsChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLive()
+		sup := supervisor.New("sup", supervisor.Logger(nil))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("a", l.wrap("a", idle))))
+		v := func() (v any) {
+			defer func() { v = recover() }()
+			_ = sup.Serve(t.Context(), func() { panic("ready bug") })
+			return nil
+		}()
+		assert.Equal(t, "ready bug", v)
+		assert.Zero(t, l.total(), "children still run after Serve panicked")
+		assert.Equal(t, supervisor.Stopped, sup.Children()[0].State)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.ErrorIs(t, sup.Serve(ctx, nil), context.Canceled, "served again")
+	})
+}
+
+// A hook that panics fails the supervisor with the panic, after it has
+// stopped its children.
+func TestHookPanicFailsSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLive()
+		hook := func(e supervisor.Event) {
+			if e.Kind == supervisor.EventReady && e.Child == "b" {
+				panic("hook bug")
+			}
+		}
+		sup := supervisor.New("sup", supervisor.Logger(nil), supervisor.Hook(hook))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("a", l.wrap("a", idle))))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("b", l.wrap("b", idle))))
+		err := sup.Serve(t.Context(), func() { t.Error("ready called") })
+		var pe *nursery.PanicError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "hook bug", pe.Value)
+		assert.Contains(t, err.Error(), `supervisor "sup": hook panicked`)
+		assert.Zero(t, l.total())
+	})
+}
