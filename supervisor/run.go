@@ -56,6 +56,7 @@ type request struct {
 	remove string
 	reply  chan error
 	state  atomic.Uint32 // reqWaiting, then reqTaken by the loop or reqAbandoned by ask
+	after  int64         // an Add waits for the restarts due at or before this; 0 if none
 }
 
 const (
@@ -139,6 +140,16 @@ func (r *run) absorb(e event) {
 	case evReady, evExit:
 		r.note(e)
 	case evRequest:
+		if e.q.add != nil {
+			// The children waiting out a backoff now start before the
+			// added one: it waits for their restarts, not for later ones,
+			// so that children failing forever cannot starve it.
+			for _, c := range r.s.children {
+				if c.pending {
+					e.q.after = max(e.q.after, c.restartAt)
+				}
+			}
+		}
 		r.requests = append(r.requests, e.q)
 	case evCancel:
 		r.cancelled = true
@@ -191,17 +202,19 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 		if r.cancelled {
 			return r.shutdown(ctx, nil)
 		}
-		if len(r.pending) > 0 {
+		// Exits and requests take turns, so that a child restarting at
+		// once, forever, cannot starve Add and Remove.
+		if len(r.pending) > 0 && (!r.exitTurn || !r.hasRequest()) {
 			e := r.pending[0]
 			r.pending = slices.Delete(r.pending, 0, 1)
+			r.exitTurn = true
 			if err := r.handleExit(ctx, e); err != nil {
 				return r.shutdown(ctx, err)
 			}
 			continue
 		}
-		if len(r.requests) > 0 {
-			q := r.requests[0]
-			r.requests = slices.Delete(r.requests, 0, 1)
+		r.exitTurn = false
+		if q := r.takeRequest(); q != nil {
 			if err := r.serveRequest(ctx, q); err != nil {
 				return r.shutdown(ctx, err)
 			}
@@ -549,6 +562,37 @@ func (r *run) restartDue(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// hasRequest reports whether takeRequest would return a request.
+func (r *run) hasRequest() bool {
+	return slices.ContainsFunc(r.requests, r.servable)
+}
+
+// takeRequest removes and returns the first request the loop can serve
+// now, or nil.
+func (r *run) takeRequest() *request {
+	i := slices.IndexFunc(r.requests, r.servable)
+	if i < 0 {
+		return nil
+	}
+	q := r.requests[i]
+	r.requests = slices.Delete(r.requests, i, i+1)
+	return q
+}
+
+// servable reports whether the loop can serve q now. Children start in
+// the order they were added, so an Add waits until the children that were
+// waiting out a backoff when it came have been restarted. A Remove never
+// waits (removing a child in its backoff is the point of it). The Add
+// stays in the queue meanwhile, and its caller may still give up.
+func (r *run) servable(q *request) bool {
+	if q.add == nil || q.after == 0 {
+		return true
+	}
+	return !slices.ContainsFunc(r.s.children, func(c *child) bool {
+		return c.pending && c.restartAt <= q.after
+	})
 }
 
 // serveRequest adds or removes a child.
