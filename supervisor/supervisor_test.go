@@ -529,6 +529,32 @@ func TestTreeInDebugMode(t *testing.T) {
 	})
 }
 
+// Remove on itself: the child waits out its own grace (Remove waits for it
+// to return, and it waits for Remove), then is removed and gets a
+// *StopTimeoutError, as the package documentation says.
+func TestRemoveSelfWaitsOutItsGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sups := make(chan *supervisor.Supervisor, 1)
+		got := make(chan error, 1)
+		self := func(ctx context.Context, ready func()) error {
+			ready()
+			err := (<-sups).Remove(ctx, "self")
+			got <- err
+			return err
+		}
+		h, err := start(t, nil, supervisor.Child("a", idle), supervisor.Child("self", self, supervisor.Grace(time.Second)))
+		require.NoError(t, err)
+		sups <- h.sup
+		t0 := time.Now()
+		var st *supervisor.StopTimeoutError
+		require.ErrorAs(t, <-got, &st)
+		assert.Equal(t, "self", st.Child)
+		assert.Equal(t, time.Second, time.Since(t0))
+		assert.Equal(t, []string{"a"}, names(h.sup.Children()))
+		require.NoError(t, h.stop())
+	})
+}
+
 // A ready that panics: Serve cancels and waits for the children it
 // started before the panic goes on, and the supervisor may be served again.
 func TestServeReadyPanicStopsChildren(t *testing.T) {
