@@ -96,19 +96,6 @@ func (f *failable) serve(ctx context.Context, ready func()) error {
 	}
 }
 
-// kinds returns the event kinds a recorder saw for child.
-func kinds(rec *recorder, child string) []string {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	var out []string
-	for _, e := range rec.events {
-		if e.Child == child {
-			out = append(out, e.Kind.String())
-		}
-	}
-	return out
-}
-
 func countKind(rec *recorder, k supervisor.EventKind) int {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
