@@ -59,5 +59,9 @@
 //
 // Children may be added and removed while the supervisor runs
 // ([Supervisor.Add], [Supervisor.Remove]): an added child starts after the
-// others, and Remove stops it with its grace.
+// others (after those waiting out a backoff are running again), and Remove
+// stops it with its grace. Remove waits for the child to return, so a
+// child that calls Remove on itself waits out its own grace and gets a
+// *[StopTimeoutError]; a child that is done for good returns instead — nil
+// if it is [Transient], anything if it is [Temporary].
 package supervisor

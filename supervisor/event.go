@@ -2,8 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
+
+	"github.com/structured-go/nursery"
 )
 
 // An EventKind says what happened to a child or its supervisor.
@@ -94,7 +98,11 @@ func (r *run) emitCause(kind EventKind, c *child, err error, delay time.Duration
 	}
 	lvl := kind.level(err)
 	logIt := l != nil && l.Enabled(context.Background(), lvl)
-	if cfg.hook == nil && !logIt {
+	hook := cfg.hook
+	if r.hookErr != nil {
+		hook = nil // it panicked: the supervisor is stopping
+	}
+	if hook == nil && !logIt {
 		return
 	}
 	e := Event{Time: time.Now(), Kind: kind, Supervisor: r.s.name, Err: err, Delay: delay}
@@ -105,8 +113,8 @@ func (r *run) emitCause(kind EventKind, c *child, err error, delay time.Duration
 	if cause != nil {
 		e.Cause = cause.spec.name
 	}
-	if cfg.hook != nil {
-		cfg.hook(e)
+	if hook != nil {
+		r.callHook(hook, e)
 	}
 	if logIt {
 		attrs := []slog.Attr{slog.String("supervisor", e.Supervisor)}
@@ -121,4 +129,20 @@ func (r *run) emitCause(kind EventKind, c *child, err error, delay time.Duration
 		}
 		l.LogAttrs(context.Background(), lvl, "supervisor: "+kind.String(), attrs...)
 	}
+}
+
+// callHook calls the hook, and turns its panic into the failure of the
+// supervisor: the loop sees r.cancelled, stops the children in reverse
+// order and Serve returns the panic. Letting it unwind the loop instead
+// would stop the children without their grace and ordering, and lose the
+// events of the stop.
+func (r *run) callHook(hook func(Event), e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.hookErr = fmt.Errorf("supervisor %q: hook panicked: %w", r.s.name,
+				&nursery.PanicError{Value: v, Stack: debug.Stack(), Task: r.s.name})
+			r.cancelled = true
+		}
+	}()
+	hook(e)
 }

@@ -103,7 +103,8 @@ func Logger(l *slog.Logger) Option {
 // Hook sets a function called with every [Event], for example to export
 // metrics. It is called on the supervisor's own goroutine, one event at a
 // time: it must not block, and must not call [Supervisor.Add] or
-// [Supervisor.Remove].
+// [Supervisor.Remove]. If it panics, the supervisor fails: it stops its
+// children and [Supervisor.Serve] returns the panic.
 func Hook(f func(Event)) Option {
 	return optionFunc(func(c *config) { c.hook = f })
 }

@@ -26,6 +26,10 @@ type run struct {
 	pending   []event    // exits noted and not handled yet, in order
 	one       [1]*child  // group's result under OneForOne
 	restarts  []int64    // times of the restarts within the intensity period
+	exitTurn  bool       // the loop handled an exit last: a request's turn
+	adding    *child     // the child an Add is starting, not added yet
+	hookErr   error      // the hook panicked: the supervisor fails with this
+	errs      []error    // failures and stuck children of stops made during shutdown
 }
 
 // event is what the loop receives, all on one channel so that it waits
@@ -52,6 +56,7 @@ type request struct {
 	remove string
 	reply  chan error
 	state  atomic.Uint32 // reqWaiting, then reqTaken by the loop or reqAbandoned by ask
+	after  int64         // an Add waits for the restarts due at or before this; 0 if none
 }
 
 const (
@@ -135,6 +140,16 @@ func (r *run) absorb(e event) {
 	case evReady, evExit:
 		r.note(e)
 	case evRequest:
+		if e.q.add != nil {
+			// The children waiting out a backoff now start before the
+			// added one: it waits for their restarts, not for later ones,
+			// so that children failing forever cannot starve it.
+			for _, c := range r.s.children {
+				if c.pending {
+					e.q.after = max(e.q.after, c.restartAt)
+				}
+			}
+		}
 		r.requests = append(r.requests, e.q)
 	case evCancel:
 		r.cancelled = true
@@ -171,6 +186,9 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 			return r.shutdown(ctx, &StartError{Supervisor: r.s.name, Child: c.spec.name, Err: err.(*startFailed).err})
 		}
 	}
+	if r.hookErr != nil {
+		return r.shutdown(ctx, nil) // the supervisor failed while it started
+	}
 	if ready != nil {
 		ready()
 	}
@@ -184,17 +202,19 @@ func (r *run) loop(ctx context.Context, ready func()) error {
 		if r.cancelled {
 			return r.shutdown(ctx, nil)
 		}
-		if len(r.pending) > 0 {
+		// Exits and requests take turns, so that a child restarting at
+		// once, forever, cannot starve Add and Remove.
+		if len(r.pending) > 0 && (!r.exitTurn || !r.hasRequest()) {
 			e := r.pending[0]
 			r.pending = slices.Delete(r.pending, 0, 1)
+			r.exitTurn = true
 			if err := r.handleExit(ctx, e); err != nil {
 				return r.shutdown(ctx, err)
 			}
 			continue
 		}
-		if len(r.requests) > 0 {
-			q := r.requests[0]
-			r.requests = slices.Delete(r.requests, 0, 1)
+		r.exitTurn = false
+		if q := r.takeRequest(); q != nil {
 			if err := r.serveRequest(ctx, q); err != nil {
 				return r.shutdown(ctx, err)
 			}
@@ -415,6 +435,13 @@ func running(c *child) bool { return c.state == Starting || c.state == Running }
 // earlier.
 func (r *run) handleExit(ctx context.Context, e event) error {
 	c := e.c
+	if e.gen+1 != c.gen {
+		// Stale: note ended incarnation e.gen by setting c.gen to e.gen+1,
+		// and c has been started (or stopped) since — its group was
+		// restarted meanwhile, which absorbs this exit, as OTP ignores the
+		// 'EXIT' of a pid already replaced. One failure, one restart.
+		return nil
+	}
 	if !slices.Contains(r.s.children, c) || c.pending {
 		return nil // removed, or already waiting to restart with its group
 	}
@@ -537,6 +564,37 @@ func (r *run) restartDue(ctx context.Context) error {
 	return nil
 }
 
+// hasRequest reports whether takeRequest would return a request.
+func (r *run) hasRequest() bool {
+	return slices.ContainsFunc(r.requests, r.servable)
+}
+
+// takeRequest removes and returns the first request the loop can serve
+// now, or nil.
+func (r *run) takeRequest() *request {
+	i := slices.IndexFunc(r.requests, r.servable)
+	if i < 0 {
+		return nil
+	}
+	q := r.requests[i]
+	r.requests = slices.Delete(r.requests, i, i+1)
+	return q
+}
+
+// servable reports whether the loop can serve q now. Children start in
+// the order they were added, so an Add waits until the children that were
+// waiting out a backoff when it came have been restarted. A Remove never
+// waits (removing a child in its backoff is the point of it). The Add
+// stays in the queue meanwhile, and its caller may still give up.
+func (r *run) servable(q *request) bool {
+	if q.add == nil || q.after == 0 {
+		return true
+	}
+	return !slices.ContainsFunc(r.s.children, func(c *child) bool {
+		return c.pending && c.restartAt <= q.after
+	})
+}
+
 // serveRequest adds or removes a child.
 func (r *run) serveRequest(ctx context.Context, q *request) error {
 	if !q.state.CompareAndSwap(reqWaiting, reqTaken) {
@@ -552,8 +610,20 @@ func (r *run) serveRequest(ctx context.Context, q *request) error {
 		s.mu.Lock()
 		s.children = append(s.children, c)
 		s.mu.Unlock()
-		switch err := r.start(ctx, c); {
+		r.adding = c
+		err := r.start(ctx, c)
+		r.adding = nil
+		switch {
 		case err == errShutdown:
+			// Not added either: stop it (it is the last child, so the
+			// shutdown's reverse order holds) and take it out before Add
+			// returns, so that ErrStopped means "not added" like every
+			// other error of Add.
+			if running(c) {
+				r.stopForShutdown(c)
+			}
+			r.pending = slices.DeleteFunc(r.pending, func(e event) bool { return e.c == c })
+			r.removeChild(c)
 			q.reply <- ErrStopped
 			return err
 		case err != nil:
@@ -583,27 +653,35 @@ func (r *run) serveRequest(ctx context.Context, q *request) error {
 	return nil
 }
 
+// stopForShutdown stops c as part of the shutdown, and keeps its failure or
+// its *StopTimeoutError for the supervisor's result.
+func (r *run) stopForShutdown(c *child) {
+	stuck, failed := r.stop(c)
+	if failed != nil {
+		r.errs = append(r.errs, &childError{child: c.spec.name, err: failed})
+	}
+	if stuck != nil {
+		r.errs = append(r.errs, stuck)
+	}
+}
+
 // shutdown stops every running child in reverse order and returns the
 // supervisor's result: cause, or context.Cause(ctx), joined with the
 // failures and stuck children of the stop.
 func (r *run) shutdown(ctx context.Context, cause error) error {
 	var errs []error
+	if r.hookErr != nil {
+		errs = append(errs, r.hookErr)
+	}
 	if cause != nil && cause != errShutdown {
 		errs = append(errs, cause)
 	}
 	for i := len(r.s.children) - 1; i >= 0; i-- {
-		c := r.s.children[i]
-		if !running(c) {
-			continue
-		}
-		stuck, failed := r.stop(c)
-		if failed != nil {
-			errs = append(errs, &childError{child: c.spec.name, err: failed})
-		}
-		if stuck != nil {
-			errs = append(errs, stuck)
+		if c := r.s.children[i]; running(c) {
+			r.stopForShutdown(c)
 		}
 	}
+	errs = append(errs, r.errs...)
 	r.pending = nil
 	for _, q := range r.requests {
 		q.reply <- ErrStopped

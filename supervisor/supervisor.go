@@ -75,12 +75,15 @@ func Start(n *nursery.Nursery, s *Supervisor) error {
 
 // Add adds a child at the end of the supervisor's children. Before Serve,
 // it only records the child. While Serve runs, it starts the child after
-// the others and returns once the child is ready (or has returned nil
+// the others — once the children waiting out a backoff when Add was called
+// are restarted — and returns once the child is ready (or has returned nil
 // before calling ready); if the child fails first, it is not added and Add
 // returns a *[StartError], as Erlang's start_child does. Add returns an
 // error if a child of that name exists, and [ErrStopped] if the supervisor
-// stops meanwhile. If ctx ends while the supervisor is busy (starting or
-// restarting other children), Add returns ctx's cause and the child is not
+// stops meanwhile (or is still waiting for stuck children after it
+// stopped). Whatever its error, the child is not added. If ctx ends while
+// the supervisor is busy (starting or restarting other children) or while
+// Add waits for a backoff, Add returns ctx's cause and the child is not
 // added; once the supervisor has begun to start it, Add waits for the
 // outcome. Add panics if spec was not made by [Child].
 func (s *Supervisor) Add(ctx context.Context, spec Spec) error {
@@ -111,7 +114,10 @@ func (s *Supervisor) Add(ctx context.Context, spec Spec) error {
 // returns an error if there is no such child, and [ErrStopped] if the
 // supervisor stops meanwhile. If ctx ends while the supervisor is busy,
 // Remove returns ctx's cause and does nothing; once the supervisor has
-// begun to stop the child, Remove waits for the outcome.
+// begun to stop the child, Remove waits for the outcome. A child that
+// removes itself therefore waits out its own grace, and gets a
+// *StopTimeoutError once it is removed; to stop for good, a child returns
+// instead (see [Transient] and [Temporary]).
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	if ctx == nil {
 		panic("supervisor: nil Context")
@@ -187,10 +193,15 @@ func (s *Supervisor) unknown(name string) error {
 //     stopped, and with any *StopTimeoutError.
 //
 // A panic in a child is its failure, as a *nursery.PanicError with its
-// stack. A child that calls runtime.Goexit is a bug that stops the whole
-// supervisor: its nursery is cancelled, and Serve returns the nursery's
-// error. Serve panics if ctx is nil, or if it is already running.
-func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
+// stack. A panic in the [Hook] is the supervisor's: it stops its children
+// as when ctx ends, and returns the panic as a *nursery.PanicError (the
+// hook is not called again). A child that calls runtime.Goexit is a bug
+// that stops the whole supervisor: its nursery is cancelled, and Serve
+// returns the nursery's error. If ready panics, the children are
+// cancelled at once and waited for before the panic goes on. Serve panics
+// if ctx is nil, or if it is already running — until the previous Serve
+// has returned, that is, until all its children have.
+func (s *Supervisor) Serve(ctx context.Context, ready func()) (err error) {
 	if ctx == nil {
 		panic("supervisor: nil Context")
 	}
@@ -212,18 +223,26 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 	s.mu.Unlock()
 	stopCtx := r.onDone(ctx)
 	stopIn := r.onDone(r.in.Context()) // a child called runtime.Goexit
+	// The teardown runs on every way out of the loop, a panic or a
+	// runtime.Goexit included (a bug, or a ready that panics): whatever
+	// happens, nothing Serve started outlives it.
+	defer func() { err = r.teardown(err, stopCtx, stopIn) }()
+	return r.loop(ctx, ready)
+}
 
-	err := r.loop(ctx, ready)
-
-	s.mu.Lock()
-	s.run = nil
+// teardown ends a Serve: it tells Add and Remove that the loop has ended,
+// cancels the children still running (none, unless the loop did not finish
+// or a child is stuck) and waits for all of them, and only then marks the
+// supervisor as not serving — so that a second Serve cannot start a second
+// copy of a child the first still waits for.
+func (r *run) teardown(err error, stopCtx, stopIn func()) error {
+	s := r.s
 	for _, c := range s.children {
 		if c.runner != nil {
 			close(c.runner)
 			c.runner = nil
 		}
 	}
-	s.mu.Unlock()
 	close(r.done)
 	stopCtx()
 	stopIn()
@@ -247,5 +266,18 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) error {
 	if werr != nil {
 		err = errors.Join(err, werr)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := r.adding; c != nil {
+		// The loop ended while it started c: its Add fails, so c is not
+		// added.
+		if i := slices.Index(s.children, c); i >= 0 {
+			s.children = slices.Delete(s.children, i, i+1)
+		}
+	}
+	for _, c := range s.children {
+		c.pending, c.state = false, Stopped // every child has returned
+	}
+	s.run = nil
 	return err
 }

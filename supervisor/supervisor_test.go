@@ -528,3 +528,72 @@ func TestTreeInDebugMode(t *testing.T) {
 		require.NoError(t, n.Wait())
 	})
 }
+
+// Remove on itself: the child waits out its own grace (Remove waits for it
+// to return, and it waits for Remove), then is removed and gets a
+// *StopTimeoutError, as the package documentation says.
+func TestRemoveSelfWaitsOutItsGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sups := make(chan *supervisor.Supervisor, 1)
+		got := make(chan error, 1)
+		self := func(ctx context.Context, ready func()) error {
+			ready()
+			err := (<-sups).Remove(ctx, "self")
+			got <- err
+			return err
+		}
+		h, err := start(t, nil, supervisor.Child("a", idle), supervisor.Child("self", self, supervisor.Grace(time.Second)))
+		require.NoError(t, err)
+		sups <- h.sup
+		t0 := time.Now()
+		var st *supervisor.StopTimeoutError
+		require.ErrorAs(t, <-got, &st)
+		assert.Equal(t, "self", st.Child)
+		assert.Equal(t, time.Second, time.Since(t0))
+		assert.Equal(t, []string{"a"}, names(h.sup.Children()))
+		require.NoError(t, h.stop())
+	})
+}
+
+// A ready that panics: Serve cancels and waits for the children it
+// started before the panic goes on, and the supervisor may be served again.
+func TestServeReadyPanicStopsChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLive()
+		sup := supervisor.New("sup", supervisor.Logger(nil))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("a", l.wrap("a", idle))))
+		v := func() (v any) {
+			defer func() { v = recover() }()
+			_ = sup.Serve(t.Context(), func() { panic("ready bug") })
+			return nil
+		}()
+		assert.Equal(t, "ready bug", v)
+		assert.Zero(t, l.total(), "children still run after Serve panicked")
+		assert.Equal(t, supervisor.Stopped, sup.Children()[0].State)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.ErrorIs(t, sup.Serve(ctx, nil), context.Canceled, "served again")
+	})
+}
+
+// A hook that panics fails the supervisor with the panic, after it has
+// stopped its children.
+func TestHookPanicFailsSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLive()
+		hook := func(e supervisor.Event) {
+			if e.Kind == supervisor.EventReady && e.Child == "b" {
+				panic("hook bug")
+			}
+		}
+		sup := supervisor.New("sup", supervisor.Logger(nil), supervisor.Hook(hook))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("a", l.wrap("a", idle))))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("b", l.wrap("b", idle))))
+		err := sup.Serve(t.Context(), func() { t.Error("ready called") })
+		var pe *nursery.PanicError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "hook bug", pe.Value)
+		assert.Contains(t, err.Error(), `supervisor "sup": hook panicked`)
+		assert.Zero(t, l.total())
+	})
+}
