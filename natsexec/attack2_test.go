@@ -1,0 +1,349 @@
+package natsexec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/structured-go/nursery/natsexec"
+	"github.com/structured-go/nursery/subprocess"
+)
+
+var (
+	// delayedEcho returns its input after a moment.
+	delayedEcho = subprocess.Register("natsexectest.attack2.delayedEcho", func(ctx context.Context, s string) (string, error) {
+		select {
+		case <-time.After(700 * time.Millisecond):
+			return s, nil
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+	})
+	// strlen takes an input of any size.
+	strlen = subprocess.Register("natsexectest.attack2.strlen", func(_ context.Context, s string) (int, error) {
+		return len(s), nil
+	})
+)
+
+// TestAttack2PoolForgesAnotherPoolsResult runs two pools with the pool
+// permissions of the documentation (shared _INBOX.>). The documentation
+// says that a pool may read another's replies and cancel its calls; it does
+// not say that it can make another pool's call return a value of its
+// choosing. Pool A learns pool B's inbox from B's replies, then sends the
+// worker a call with B's next reply subject: the worker, which keys calls
+// by reply subject, runs A's call, drops B's as a duplicate, and B's call
+// returns A's input.
+func TestAttack2PoolForgesAnotherPoolsResult(t *testing.T) {
+	s := startServer(t, 0, withUsers)
+	url := s.ClientURL()
+	wnc, _ := connectAs(t, url, "worker", "wpass")
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(ctx, wnc, natsexec.Concurrency(4)) }()
+	t.Cleanup(func() { stop(); <-served })
+
+	bnc, _ := connectAs(t, url, "pool", "ppass")
+	victim, err := natsexec.NewPool(bnc)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, victim.Close()) })
+
+	anc, aerrs := connectAs(t, url, "pool", "ppass")
+	// A listens to every reply, as its permissions allow.
+	replies := make(chan string, 16)
+	sub, err := anc.Subscribe("_INBOX.>", func(m *nats.Msg) {
+		if !strings.HasSuffix(m.Subject, ".0") {
+			replies <- m.Subject
+		}
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, anc.Flush())
+
+	got, err := noop.Call(t.Context(), victim, 1) // warm up; its reply shows B's inbox
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+	var subject string
+	select {
+	case subject = <-replies:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pool A saw no reply of pool B")
+	}
+	m := regexp.MustCompile(`^(.*)\.(\d+)$`).FindStringSubmatch(subject)
+	require.NotNil(t, m, subject)
+	id, _ := strconv.Atoi(m[2])
+	next := fmt.Sprintf("%s.%d", m[1], id+1)
+
+	// A learns the worker's subject from a heartbeat it may subscribe to.
+	hb := make(chan *nats.Msg, 1)
+	hsub, err := anc.Subscribe(natsexec.DefaultPrefix+".hb", func(m *nats.Msg) {
+		select {
+		case hb <- m:
+		default:
+		}
+	})
+	require.NoError(t, err)
+	defer hsub.Unsubscribe()
+	var token string
+	select {
+	case msg := <-hb:
+		token, err = natsexec.HeartbeatToken(msg.Data)
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	forged := &nats.Msg{Subject: natsexec.DefaultPrefix + ".w." + token, Reply: next,
+		Data: natsexec.CallMsg(delayedEcho.Name(), "FORGED BY POOL A")}
+	require.NoError(t, anc.PublishMsg(forged))
+	require.NoError(t, anc.Flush())
+	time.Sleep(50 * time.Millisecond) // A's call reaches the worker first
+
+	out, err := delayedEcho.Call(t.Context(), victim, "genuine")
+	require.NoError(t, err)
+	assert.Equal(t, "genuine", out, "pool B's call returned the result of a call pool A forged in its name")
+	assert.Empty(t, aerrs.violations(), "the server refused some of A's messages")
+}
+
+// TestAttack2MaxPayloadEdges finds, for an input and for a result, the
+// largest size that fits in a NATS message: one byte more fails at once
+// with ErrTooLarge, reporting a message of exactly max_payload+1 bytes;
+// nothing is lost or waits for a lease, and the worker stays healthy.
+func TestAttack2MaxPayloadEdges(t *testing.T) {
+	const limit = 16 << 10
+	s := startServer(t, 0, maxPayload(limit))
+	serveInProcess(t, s.ClientURL())
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(time.Minute))
+	call := func(f func(ctx context.Context, n int) error, n int) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		err := f(ctx, n)
+		require.NotErrorIs(t, err, context.DeadlineExceeded, "size %d: the reply never came", n)
+		return err
+	}
+	input := func(ctx context.Context, n int) error {
+		got, err := strlen.Call(ctx, pool, strings.Repeat("i", n))
+		if err == nil && got != n {
+			return fmt.Errorf("strlen got %d bytes of %d", got, n)
+		}
+		return err
+	}
+	result := func(ctx context.Context, n int) error {
+		got, err := big.Call(ctx, pool, n)
+		if err == nil && len(got) != n {
+			return fmt.Errorf("got %d bytes of %d", len(got), n)
+		}
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		f    func(context.Context, int) error
+	}{{"input", input}, {"result", result}} {
+		t.Run(c.name, func(t *testing.T) {
+			require.NoError(t, call(c.f, 1))
+			require.ErrorIs(t, call(c.f, limit), natsexec.ErrTooLarge)
+			lo, hi := 1, limit // lo fits, hi does not
+			for hi-lo > 1 {
+				mid := (lo + hi) / 2
+				err := call(c.f, mid)
+				if err == nil {
+					lo = mid
+					continue
+				}
+				require.ErrorIs(t, err, natsexec.ErrTooLarge, "size %d", mid)
+				hi = mid
+			}
+			err := call(c.f, hi)
+			require.ErrorIs(t, err, natsexec.ErrTooLarge)
+			assert.Contains(t, err.Error(), fmt.Sprintf(", %d bytes, is above the NATS server's max_payload of %d bytes", limit+1, limit),
+				"the smallest value that does not fit makes a message of max_payload+1 bytes")
+			t.Logf("largest %s that fits: %d bytes; %v", c.name, lo, err)
+			require.NoError(t, call(c.f, lo))
+			require.NoError(t, call(c.f, lo-1))
+		})
+	}
+	got, err := noop.Call(t.Context(), pool, 3)
+	require.NoError(t, err)
+	assert.Equal(t, 3, got)
+}
+
+// TestAttack2StoppedWorker stops (SIGSTOP) a worker process that runs a
+// call: the call fails with a WorkerLostError after the lease (it is not
+// idempotent), an idempotent call is retried on the other worker, and when
+// the stopped worker resumes its late replies disturb nothing.
+func TestAttack2StoppedWorker(t *testing.T) {
+	const heartbeat = 100 * time.Millisecond
+	s := startServer(t, 0)
+	w1 := startWorker(t, s.ClientURL(), "w1", 4, heartbeat)
+	w2 := startWorker(t, s.ClientURL(), "w2", 4, heartbeat)
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(600*time.Millisecond), natsexec.Idempotent(delayedEcho.Name()))
+	waitWorkers(t, pool, "w1", "w2")
+	ev := events(t, connect(t, s.ClientURL()))
+
+	lost := make(chan error, 1)
+	go func() {
+		_, err := hold.Call(t.Context(), pool, holdIn{ID: 1, Sleep: 2 * time.Second})
+		lost <- err
+	}()
+	first := strings.Fields(nextEvent(t, ev))[2]
+	victim, other := w1, w2
+	if first == "w2" {
+		victim, other = w2, w1
+	}
+	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGSTOP))
+	resumed := false
+	defer func() {
+		if !resumed {
+			victim.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	start := time.Now()
+	select {
+	case err := <-lost:
+		var wl *natsexec.WorkerLostError
+		require.ErrorAs(t, err, &wl)
+		assert.Equal(t, victim.name, wl.Worker)
+		t.Logf("lost after %v: %v", time.Since(start), err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("a call on a stopped worker did not fail within 15s (lease 600ms)")
+	}
+	// New calls all go to the other worker.
+	for i := range 10 {
+		out, err := sum.Call(t.Context(), pool, sumIn{ID: i, A: i, B: 1})
+		require.NoError(t, err)
+		assert.Equal(t, other.name, out.Worker)
+	}
+	victim.cmd.Process.Signal(syscall.SIGCONT)
+	resumed = true
+	time.Sleep(3 * time.Second) // the resumed worker finishes and replies late
+	for i := range 20 {
+		out, err := sum.Call(t.Context(), pool, sumIn{ID: i, A: i, B: 2})
+		require.NoError(t, err)
+		assert.Equal(t, i+2, out.Sum)
+	}
+}
+
+// TestAttack2HostileOpenServer plays a hostile client on a server without
+// permissions (documented as unsafe) sending every kind of message,
+// malformed and well formed, to the worker's subject, the heartbeat and
+// ping subjects and the pool's inbox: the pool and the worker must not
+// crash or hang, and an honest call made afterwards (on a pool whose
+// calls were not targeted) still works.
+func TestAttack2HostileOpenServer(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(4))
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(2*time.Second))
+	got, err := noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+
+	hostile := connect(t, s.ClientURL())
+	token := learnToken(t, hostile)
+	inbox := natsexec.Inbox(pool)
+	subjects := []string{
+		natsexec.DefaultPrefix + ".w." + token,
+		natsexec.DefaultPrefix + ".hb",
+		natsexec.DefaultPrefix + ".ping",
+		inbox + ".0",
+		inbox + ".1",
+		inbox + ".999999",
+		inbox + ".18446744073709551615",
+		inbox + ".x",
+	}
+	var bodies [][]byte
+	for v := range 16 {
+		for kind := range 16 {
+			bodies = append(bodies,
+				natsexec.Message(v, byte(kind), nil),
+				natsexec.Message(v, byte(kind), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}),
+				natsexec.Message(v, byte(kind), []byte("\x05hello\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01")),
+			)
+		}
+	}
+	bodies = append(bodies, nil, []byte{0}, []byte{0x80}, []byte{0xff, 0xff},
+		natsexec.CallMsg(hold.Name(), holdIn{ID: 99}), // a call that blocks forever, without reply subject
+		natsexec.CallMsg("no such function", 1),
+		natsexec.ForgeHeartbeat("evil", "evil", natsexec.MaxConcurrency, natsexec.MaxHeartbeat, false, nil),
+	)
+	for _, subj := range subjects {
+		for _, b := range bodies {
+			require.NoError(t, hostile.Publish(subj, b))
+			require.NoError(t, hostile.PublishRequest(subj, "_INBOX.hostile.1", b))
+		}
+	}
+	require.NoError(t, hostile.Flush())
+	// The forged "evil" worker draws calls; they fail with a lost worker
+	// after its lease. The honest worker must still serve.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		got, err = noop.Call(ctx, pool, 2)
+		cancel()
+		if err == nil {
+			break
+		}
+		var wl *natsexec.WorkerLostError
+		require.True(t, errors.As(err, &wl), "unexpected error: %v", err)
+		require.True(t, time.Now().Before(deadline), "pool did not recover from the hostile client")
+	}
+	assert.Equal(t, 2, got)
+}
+
+// TestAttack2ServerRestartMidCall restarts the NATS server while a call runs
+// on a worker process and then again while calls wait: every call ends
+// (with a result, a WorkerLostError or ErrDisconnected), none hangs.
+func TestAttack2ServerRestartMidCall(t *testing.T) {
+	s := newServer(t, 0)
+	port := s.Addr().(interface{ String() string }).String()
+	_, p, _ := strings.Cut(port, ":")
+	portN, _ := strconv.Atoi(p)
+	url := s.ClientURL()
+	startWorker(t, url, "w1", 2, 100*time.Millisecond)
+	pool := newPool(t, url, natsexec.Lease(time.Second))
+	waitWorkers(t, pool, "w1")
+
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			_, err := hold.Call(ctx, pool, holdIn{ID: 100 + i, Sleep: 300 * time.Millisecond})
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	s.Shutdown()
+	s.WaitForShutdown()
+	time.Sleep(300 * time.Millisecond)
+	s2 := newServer(t, portN)
+	defer func() { s2.Shutdown(); s2.WaitForShutdown() }()
+	for range 8 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				var wl *natsexec.WorkerLostError
+				ok := errors.As(err, &wl) || errors.Is(err, natsexec.ErrDisconnected) || errors.Is(err, natsexec.ErrNoWorkers)
+				assert.True(t, ok, "unexpected error: %v", err)
+			}
+		case <-time.After(40 * time.Second):
+			t.Fatal("a call hung across a server restart")
+		}
+	}
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := noop.Call(ctx, pool, 1)
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "pool did not serve again after the restart")
+}
+
+var _ = server.RANDOM_PORT
