@@ -513,3 +513,147 @@ func TestAttack2SpawnPanicsCollectErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "after", s)
 }
+
+// envAttack2Init makes a worker misbehave during package initialization,
+// before Main: "exit" exits, "garbage" writes bytes that are no frame to
+// its stream to the parent, "closefd" closes that stream.
+const envAttack2Init = "SUBPROCESS_ATTACK2_INIT"
+
+func init() {
+	if _, worker := os.LookupEnv("NURSERY_SUBPROCESS_WORKER"); !worker {
+		return
+	}
+	switch os.Getenv(envAttack2Init) {
+	case "exit":
+		fmt.Fprintln(os.Stderr, "attack2: exiting from init")
+		os.Exit(11)
+	case "garbage":
+		syscall.Write(4, []byte("\x00\x00\x00\x14garbage-in-the-hello-frame"))
+	case "closefd":
+		syscall.Close(4)
+	}
+}
+
+// TestAttack2WorkerMisbehavesInInit has workers exit, write garbage or
+// close their stream during package initialization: NewPool fails at
+// once with an error saying so, and leaves no process or goroutine.
+func TestAttack2WorkerMisbehavesInInit(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"exit", "garbage", "closefd"} {
+		start := time.Now()
+		p, err := subprocess.NewPool(t.Context(), subprocess.Workers(2), subprocess.Env(envAttack2Init+"="+mode))
+		if !assert.Error(t, err, mode) {
+			p.Close()
+			continue
+		}
+		assert.Less(t, time.Since(start), 10*time.Second, mode)
+		t.Logf("%s: %v", mode, err)
+		if mode == "exit" {
+			assert.Contains(t, err.Error(), "exit status 11")
+			assert.Contains(t, err.Error(), "attack2: exiting from init")
+		}
+	}
+}
+
+// TestAttack2StoppedWorkerPoolContextEnds stops a worker that runs calls and
+// ends the pool's context: the calls fail with ErrPoolClosed, the stopped
+// worker is killed (SIGKILL reaches a stopped process) and Close returns.
+func TestAttack2StoppedWorkerPoolContextEnds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(t.Context())
+	p, err := subprocess.NewPool(ctx, subprocess.Workers(1), subprocess.CancelGrace(200*time.Millisecond))
+	require.NoError(t, err)
+	pid := subprocess.WorkerPids(p)[0]
+	res := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := block.Call(t.Context(), p, struct{}{})
+			res <- err
+		}()
+	}
+	waitInFlight(t, p, 3)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	cancel(errors.New("attack2: pool gone"))
+	for range 3 {
+		select {
+		case err := <-res:
+			assert.ErrorIs(t, err, subprocess.ErrPoolClosed)
+		case <-time.After(10 * time.Second):
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("a call on a stopped worker hung after the pool's context ended")
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Close() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(pid, syscall.SIGKILL)
+		<-done
+		t.Fatal("Close hung")
+	}
+	assert.Empty(t, waitGone(2*time.Second, pid))
+}
+
+// TestAttack2CloseRacesContextEnd closes the pool and ends its context at
+// the same moment, with calls running and waiting: nothing hangs or leaks.
+func TestAttack2CloseRacesContextEnd(t *testing.T) {
+	t.Parallel()
+	for range 5 {
+		ctx, cancel := context.WithCancel(t.Context())
+		p, err := subprocess.NewPool(ctx, subprocess.Workers(2), subprocess.CallsPerWorker(2))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				if i%2 == 0 {
+					block.Call(t.Context(), p, struct{}{})
+				} else {
+					sleep.Call(t.Context(), p, time.Millisecond)
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		closed := make(chan error, 1)
+		go func() { closed <- p.Close() }()
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("calls hung when Close raced the end of the pool's context")
+		}
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close hung when it raced the end of the pool's context")
+		}
+	}
+}
+
+// TestAttack2FreshWorkerPerCallCrashStorm gives every call a fresh worker
+// (MaxTasksPerWorker(1), CallsPerWorker(1)) while half of them crash: each
+// crash is reported alone, the others succeed.
+func TestAttack2FreshWorkerPerCallCrashStorm(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(2), subprocess.MaxTasksPerWorker(1), subprocess.CallsPerWorker(1))
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				_, err := exit.Call(t.Context(), p, 3)
+				var ce *subprocess.CrashError
+				if assert.ErrorAs(t, err, &ce) {
+					assert.Equal(t, 0, ce.Concurrent)
+					assert.Equal(t, 3, ce.ExitCode)
+				}
+				return
+			}
+			s, err := echo.Call(t.Context(), p, fmt.Sprint(i))
+			assert.NoError(t, err)
+			assert.Equal(t, fmt.Sprint(i), s)
+		})
+	}
+	wg.Wait()
+}
