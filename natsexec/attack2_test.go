@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -347,3 +350,142 @@ func TestAttack2ServerRestartMidCall(t *testing.T) {
 }
 
 var _ = server.RANDOM_PORT
+
+// runs counts the calls of counted in this process.
+var runs atomic.Int64
+
+// counted counts its runs, then fails, panics, or blocks, as told.
+var counted = subprocess.Register("natsexectest.attack2.counted", func(ctx context.Context, what string) (int, error) {
+	runs.Add(1)
+	switch what {
+	case "error":
+		return 0, errors.New("attack2: plain failure")
+	case "panic":
+		panic("attack2: boom")
+	case "block":
+		<-ctx.Done()
+		return 0, context.Cause(ctx)
+	}
+	return 1, nil
+})
+
+// TestAttack2IdempotentNotRetriedOnFailure calls an Idempotent function that
+// fails, panics, or is cancelled: it runs once each time; only a lost
+// worker may make it run again.
+func TestAttack2IdempotentNotRetriedOnFailure(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(4))
+	pool := newPool(t, s.ClientURL(), natsexec.Idempotent(counted.Name()))
+	runs.Store(0)
+	_, err := counted.Call(t.Context(), pool, "error")
+	require.Error(t, err)
+	assert.Equal(t, int64(1), runs.Load(), "error")
+
+	runs.Store(0)
+	_, err = counted.Call(t.Context(), pool, "panic")
+	require.Error(t, err)
+	assert.Equal(t, int64(1), runs.Load(), "panic")
+
+	runs.Store(0)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	_, err = counted.Call(ctx, pool, "block")
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, int64(1), runs.Load(), "cancelled")
+}
+
+// TestAttack2CancelStormKeepsCapacity cancels hundreds of calls at random
+// on a worker of Concurrency(4), then checks that the pool still uses all
+// four slots: no call's slot leaked on either side.
+func TestAttack2CancelStormKeepsCapacity(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(4))
+	pool := newPool(t, s.ClientURL(), natsexec.CancelGrace(300*time.Millisecond))
+	_, err := noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Duration(rand.IntN(40))*time.Millisecond)
+		wg.Go(func() {
+			defer cancel()
+			_, err := hold.Call(ctx, pool, holdIn{ID: i, Sleep: time.Duration(rand.IntN(20)) * time.Millisecond})
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("call %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(500 * time.Millisecond)
+
+	// Four calls of 500ms at once finish together if the four slots are
+	// free; a leaked slot makes one wait for another.
+	start := time.Now()
+	var wg2 sync.WaitGroup
+	for i := range 4 {
+		wg2.Go(func() {
+			_, err := hold.Call(t.Context(), pool, holdIn{ID: 1000 + i, Sleep: 500 * time.Millisecond})
+			assert.NoError(t, err)
+		})
+	}
+	wg2.Wait()
+	assert.Less(t, time.Since(start), 950*time.Millisecond, "four calls did not run at once: a slot leaked")
+	assert.Equal(t, 0, natsexec.Waiters(pool))
+}
+
+// TestAttack2CloseWhileCallsWaitForRoom closes a pool whose only worker is
+// full while calls wait for room: they fail with ErrPoolClosed at once;
+// the running call runs on, and Close returns once it has ended.
+func TestAttack2CloseWhileCallsWaitForRoom(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(1))
+	pool, err := natsexec.NewPool(connect(t, s.ClientURL()))
+	require.NoError(t, err)
+	_, err = noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	running := make(chan error, 1)
+	go func() {
+		_, err := hold.Call(ctx, pool, holdIn{ID: 1})
+		running <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	const n = 10
+	waiting := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := noop.Call(t.Context(), pool, i)
+			waiting <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return natsexec.Waiters(pool) == n }, 10*time.Second, time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- pool.Close() }()
+	for range n {
+		select {
+		case err := <-waiting:
+			assert.ErrorIs(t, err, subprocess.ErrPoolClosed)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call waiting for room did not fail when the pool closed")
+		}
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned with a call in flight: %v", err)
+	case err := <-running:
+		t.Fatalf("the running call ended: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel()
+	assert.ErrorIs(t, <-running, context.Canceled)
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
