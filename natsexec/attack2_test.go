@@ -489,3 +489,60 @@ func TestAttack2CloseWhileCallsWaitForRoom(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+// deadlineOf returns the deadline of the function's context.
+var deadlineOf = subprocess.Register("natsexectest.attack2.deadlineOf", func(ctx context.Context, _ int) (time.Time, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, errors.New("attack2: no deadline")
+	}
+	return d, nil
+})
+
+// TestAttack2FarDeadlines passes deadlines beyond what a time.Duration
+// holds (time.Until saturates): the function still gets a deadline, and
+// not one in the past.
+func TestAttack2FarDeadlines(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL())
+	pool := newPool(t, s.ClientURL())
+	for _, d := range []time.Time{
+		time.Now().Add(time.Hour),
+		time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		ctx, cancel := context.WithDeadline(t.Context(), d)
+		got, err := deadlineOf.Call(ctx, pool, 0)
+		cancel()
+		require.NoError(t, err, "deadline %v", d)
+		assert.True(t, got.After(time.Now().Add(50*time.Minute)), "deadline %v arrived as %v", d, got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 1<<63-1)
+	got, err := deadlineOf.Call(ctx, pool, 0)
+	cancel()
+	require.NoError(t, err)
+	assert.True(t, got.After(time.Now().Add(200*365*24*time.Hour)), "got %v", got)
+}
+
+// TestAttack2ConcurrentLargeResults has 48 calls return results just under
+// max_payload at once (about 48 MiB in flight to one pool): no reply is
+// dropped (as a slow consumer would) and none waits for a lease.
+func TestAttack2ConcurrentLargeResults(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(48))
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(time.Minute))
+	_, err := noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 48 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			out, err := big.Call(ctx, pool, 1000<<10)
+			if assert.NoError(t, err) {
+				assert.Len(t, out, 1000<<10)
+			}
+		})
+	}
+	wg.Wait()
+}

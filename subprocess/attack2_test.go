@@ -657,3 +657,58 @@ func TestAttack2FreshWorkerPerCallCrashStorm(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// nestedPool starts a pool of its own inside a worker, calls getpid through it
+// and returns the nested worker's pid and its own.
+var nestedPool = subprocess.Register("attack2.nested", func(ctx context.Context, _ struct{}) ([]int, error) {
+	p, err := subprocess.NewPool(ctx, subprocess.Workers(1))
+	if err != nil {
+		return nil, err
+	}
+	pid, err := getpid.Call(ctx, p, struct{}{})
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return []int{pid, os.Getpid()}, err
+})
+
+// TestAttack2NestedPool starts a pool inside a worker.
+func TestAttack2NestedPool(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1))
+	pids, err := nestedPool.Call(t.Context(), p, struct{}{})
+	require.NoError(t, err)
+	require.Len(t, pids, 2)
+	assert.NotEqual(t, pids[0], pids[1])
+	assert.Equal(t, subprocess.WorkerPids(p)[0], pids[1])
+	assert.Empty(t, waitGone(2*time.Second, pids[0]), "the nested worker outlived its pool")
+}
+
+// TestAttack2ForeignSIGHUP sends SIGHUP to a busy worker whose parent is
+// alive: the worker dies of it (the signal's default action), its calls
+// fail with a CrashError naming the signal, and the pool serves on.
+func TestAttack2ForeignSIGHUP(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1))
+	pid := subprocess.WorkerPids(p)[0]
+	res := make(chan error, 1)
+	go func() {
+		_, err := block.Call(t.Context(), p, struct{}{})
+		res <- err
+	}()
+	waitInFlight(t, p, 1)
+	start := time.Now()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
+	select {
+	case err := <-res:
+		var ce *subprocess.CrashError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, "hangup", ce.Signal)
+		t.Logf("worker died %v after SIGHUP", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("a worker sent SIGHUP by someone other than the kernel did not die")
+	}
+	s, err := echo.Call(t.Context(), p, "after")
+	require.NoError(t, err)
+	assert.Equal(t, "after", s)
+}
