@@ -162,7 +162,17 @@ func TestAttack2StoppedWorkerLargeInputCancelled(t *testing.T) {
 // cannot be handled by a stopped worker; nothing may survive all the same.
 func TestAttack2StoppedWorkersParentKilled(t *testing.T) {
 	t.Parallel()
-	pids := killStoppedHarness(t, "harness", 2)
+	pids := killStoppedHarness(t, "harness", 2, false)
+	require.Len(t, pids, 3)
+}
+
+// TestAttack2StoppedWorkersParentKilledWaitStopped is the same, but kills
+// the harness only once its workers are seen stopped (state T): the
+// kernel then sends SIGHUP and SIGCONT to their process groups, which
+// became orphaned with stopped members, and they clean up.
+func TestAttack2StoppedWorkersParentKilledWaitStopped(t *testing.T) {
+	t.Parallel()
+	pids := killStoppedHarness(t, "tree-harness", 1, true)
 	require.Len(t, pids, 3)
 }
 
@@ -170,13 +180,13 @@ func TestAttack2StoppedWorkersParentKilled(t *testing.T) {
 // started programs with plain os/exec.
 func TestAttack2StoppedWorkerTreeParentKilled(t *testing.T) {
 	t.Parallel()
-	pids := killStoppedHarness(t, "tree-harness", 1)
+	pids := killStoppedHarness(t, "tree-harness", 1, false)
 	require.Len(t, pids, 3)
 }
 
 // killStoppedHarness is killHarness, with the first nStop pids (the
 // workers) stopped before the harness is killed.
-func killStoppedHarness(t *testing.T, mode string, nStop int) []int {
+func killStoppedHarness(t *testing.T, mode string, nStop int, waitStopped bool) []int {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -200,9 +210,18 @@ func killStoppedHarness(t *testing.T, mode string, nStop int) []int {
 	for _, pid := range pids[:nStop] {
 		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
 	}
+	if waitStopped {
+		for _, pid := range pids[:nStop] {
+			require.Eventually(t, func() bool { return procState(pid) == "T" }, 5*time.Second, time.Millisecond)
+		}
+	}
 	require.NoError(t, harness.Process.Signal(syscall.SIGKILL))
 	harness.Wait()
 	alive := waitGone(5*time.Second, pids...)
+	for _, pid := range alive {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		t.Logf("survivor %d: %s", pid, b)
+	}
 	for _, pid := range alive {
 		syscall.Kill(pid, syscall.SIGKILL)
 		syscall.Kill(pid, syscall.SIGCONT)
@@ -711,4 +730,18 @@ func TestAttack2ForeignSIGHUP(t *testing.T) {
 	s, err := echo.Call(t.Context(), p, "after")
 	require.NoError(t, err)
 	assert.Equal(t, "after", s)
+}
+
+// procState returns the state letter of pid from /proc/pid/stat.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
 }
