@@ -546,3 +546,88 @@ func TestAttack2ConcurrentLargeResults(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAttack2WorkerConnClosedWhileServing closes the worker's connection
+// under Serve while it runs a call: Serve returns (its documentation says
+// it returns an error if nc was closed) instead of serving a dead
+// connection for ever, and the pool's call fails with a WorkerLostError.
+func TestAttack2WorkerConnClosedWhileServing(t *testing.T) {
+	s := startServer(t, 0)
+	wnc := connect(t, s.ClientURL())
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(ctx, wnc, natsexec.Heartbeat(100*time.Millisecond)) }()
+	pool := newPool(t, s.ClientURL(), natsexec.Lease(time.Second))
+	_, err := noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+
+	res := make(chan error, 1)
+	go func() {
+		_, err := counted.Call(t.Context(), pool, "block")
+		res <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	wnc.Close()
+	select {
+	case err := <-res:
+		var wl *natsexec.WorkerLostError
+		assert.ErrorAs(t, err, &wl)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the call on a worker whose connection closed did not fail")
+	}
+	select {
+	case err := <-served:
+		t.Logf("Serve returned %v", err)
+	case <-time.After(15 * time.Second):
+		stop()
+		select {
+		case <-served:
+		case <-time.After(15 * time.Second):
+			t.Fatal("Serve did not return even after its context ended")
+		}
+		t.Fatal("Serve went on for 15s after its connection was closed")
+	}
+}
+
+// TestAttack2PoolConnClosedMidCall closes the pool's connection while calls
+// run and wait: they fail, none hangs, and Close returns.
+func TestAttack2PoolConnClosedMidCall(t *testing.T) {
+	s := startServer(t, 0)
+	serveInProcess(t, s.ClientURL(), natsexec.Concurrency(1))
+	nc, err := nats.Connect(s.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	pool, err := natsexec.NewPool(nc, natsexec.Lease(time.Second))
+	require.NoError(t, err)
+	_, err = noop.Call(t.Context(), pool, 1)
+	require.NoError(t, err)
+	res := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := counted.Call(t.Context(), pool, "block")
+			res <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	nc.Close()
+	for range 4 {
+		select {
+		case err := <-res:
+			assert.Error(t, err)
+			t.Logf("%v", err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("a call hung after the pool's connection was closed")
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- pool.Close() }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
+	}
+	_, err = noop.Call(t.Context(), pool, 1)
+	assert.ErrorIs(t, err, subprocess.ErrPoolClosed)
+}
