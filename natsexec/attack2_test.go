@@ -82,10 +82,17 @@ func TestAttack2PoolForgesAnotherPoolsResult(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("pool A saw no reply of pool B")
 	}
-	m := regexp.MustCompile(`^(.*)\.(\d+)$`).FindStringSubmatch(subject)
+	// Since protocol version 2 a reply subject ends with a random nonce:
+	// A can only guess the next one, with the nonce of the last reply,
+	// with one of its own, or without any.
+	m := regexp.MustCompile(`^(.*)\.(\d+)\.([A-Za-z0-9_-]{22})$`).FindStringSubmatch(subject)
 	require.NotNil(t, m, subject)
 	id, _ := strconv.Atoi(m[2])
-	next := fmt.Sprintf("%s.%d", m[1], id+1)
+	guesses := []string{
+		fmt.Sprintf("%s.%d.%s", m[1], id+1, m[3]),
+		fmt.Sprintf("%s.%d.%s", m[1], id+1, "AAAAAAAAAAAAAAAAAAAAAA"),
+		fmt.Sprintf("%s.%d", m[1], id+1),
+	}
 
 	// A learns the worker's subject from a heartbeat it may subscribe to.
 	hb := make(chan *nats.Msg, 1)
@@ -105,9 +112,11 @@ func TestAttack2PoolForgesAnotherPoolsResult(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no heartbeat")
 	}
-	forged := &nats.Msg{Subject: natsexec.DefaultPrefix + ".w." + token, Reply: next,
-		Data: natsexec.CallMsg(delayedEcho.Name(), "FORGED BY POOL A")}
-	require.NoError(t, anc.PublishMsg(forged))
+	for _, next := range guesses {
+		forged := &nats.Msg{Subject: natsexec.DefaultPrefix + ".w." + token, Reply: next,
+			Data: natsexec.CallMsg(delayedEcho.Name(), "FORGED BY POOL A")}
+		require.NoError(t, anc.PublishMsg(forged))
+	}
 	require.NoError(t, anc.Flush())
 	time.Sleep(50 * time.Millisecond) // A's call reaches the worker first
 

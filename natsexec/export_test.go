@@ -86,8 +86,10 @@ func Message(v int, kind byte, body []byte) []byte {
 	return append([]byte{protoBase + byte(v), kind}, body...)
 }
 
-// The kinds the tests forge.
+// The protocol version and the kinds the tests forge.
 const (
+	ProtocolVersion = protocolVersion
+
 	KindCall     = kindCall
 	KindResult   = kindResult
 	KindMismatch = kindMismatch

@@ -115,13 +115,13 @@ func TestPermissions(t *testing.T) {
 		subject, reply string
 		data           []byte
 	}{
-		{"nursery.ping", "outsider.inbox", natsexec.Message(1, natsexec.KindPing, nil)},
+		{"nursery.ping", "outsider.inbox", natsexec.Message(natsexec.ProtocolVersion, natsexec.KindPing, nil)},
 		{"nursery.w." + token, "outsider.inbox.1", natsexec.CallMsg(gauged.Name(), time.Millisecond)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat("outsider", "outsider", 1<<16, time.Minute, false, nil)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat("bad token", "outsider", 1<<16, time.Minute, false, nil)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat(token, "outsider", 1, time.Minute, true, nil)},
 		{natsexec.Inbox(pool) + ".0", "", natsexec.ForgeHeartbeat("outsider", "outsider", 1<<16, time.Minute, false, nil)},
-		{natsexec.Inbox(pool) + ".2", "", natsexec.Message(1, natsexec.KindResult, []byte{0})},
+		{natsexec.Inbox(pool) + ".2", "", natsexec.Message(natsexec.ProtocolVersion, natsexec.KindResult, []byte{0})},
 	}
 	for _, f := range forged {
 		require.NoError(t, onc.PublishMsg(&nats.Msg{Subject: f.subject, Reply: f.reply, Data: f.data}))

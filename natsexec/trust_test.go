@@ -1,6 +1,7 @@
 package natsexec_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func learnToken(tb testing.TB, nc *nats.Conn) string {
 	var m *nats.Msg
 	require.Eventually(tb, func() bool { // until a worker has subscribed
 		var err error
-		m, err = nc.Request(natsexec.DefaultPrefix+".ping", natsexec.Message(1, natsexec.KindPing, nil), 10*time.Second)
+		m, err = nc.Request(natsexec.DefaultPrefix+".ping", natsexec.Message(natsexec.ProtocolVersion, natsexec.KindPing, nil), 10*time.Second)
 		return err == nil
 	}, 20*time.Second, 10*time.Millisecond, "no worker answers pings")
 	token, err := natsexec.HeartbeatToken(m.Data)
@@ -125,21 +126,30 @@ func TestProtocolMismatch(t *testing.T) {
 		_, err = noop.Call(t.Context(), pool, 1)
 		require.ErrorIs(t, err, natsexec.ErrNoWorkers)
 		require.ErrorIs(t, err, natsexec.ErrProtocolMismatch)
-		assert.ErrorContains(t, err, "worker old-worker speaks protocol version 0, this pool version 1")
+		assert.ErrorContains(t, err, fmt.Sprintf("worker old-worker speaks protocol version 0, this pool version %d", natsexec.ProtocolVersion))
 	})
-	t.Run("newer call", func(t *testing.T) {
-		serveInProcess(t, s.ClientURL())
-		nc := connect(t, s.ClientURL())
-		token := learnToken(t, nc)
-		inbox := nc.NewInbox()
-		reply, err := nc.SubscribeSync(inbox + ".1")
-		require.NoError(t, err)
-		call := natsexec.Message(2, natsexec.KindCall, []byte("what a later version says"))
-		require.NoError(t, nc.PublishRequest(natsexec.DefaultPrefix+".w."+token, inbox+".1", call))
-		m, err := reply.NextMsg(20 * time.Second)
-		require.NoError(t, err)
-		assert.Equal(t, []byte{natsexec.ProtoByte, natsexec.KindMismatch}, m.Data)
-	})
+	serveInProcess(t, s.ClientURL())
+	for _, c := range []struct {
+		name    string
+		version int
+	}{
+		{"newer call", natsexec.ProtocolVersion + 1},
+		// Version 1 had reply subjects without a nonce.
+		{"older call", natsexec.ProtocolVersion - 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			nc := connect(t, s.ClientURL())
+			token := learnToken(t, nc)
+			inbox := nc.NewInbox()
+			reply, err := nc.SubscribeSync(inbox + ".1")
+			require.NoError(t, err)
+			call := natsexec.Message(c.version, natsexec.KindCall, natsexec.CallMsg(noop.Name(), 1)[2:])
+			require.NoError(t, nc.PublishRequest(natsexec.DefaultPrefix+".w."+token, inbox+".1", call))
+			m, err := reply.NextMsg(20 * time.Second)
+			require.NoError(t, err)
+			assert.Equal(t, []byte{natsexec.ProtoByte, natsexec.KindMismatch}, m.Data)
+		})
+	}
 	t.Run("newer worker's reply", func(t *testing.T) {
 		fake := connect(t, s.ClientURL())
 		hb := natsexec.ForgeHeartbeat("newtoken", "new-worker", 1000, time.Second, false, nil)
@@ -147,7 +157,7 @@ func TestProtocolMismatch(t *testing.T) {
 		require.NoError(t, err)
 		defer ping.Unsubscribe()
 		calls, err := fake.Subscribe(natsexec.DefaultPrefix+".w.newtoken", func(m *nats.Msg) {
-			fake.Publish(m.Reply, natsexec.Message(2, natsexec.KindResult, []byte{0, 1, 2}))
+			fake.Publish(m.Reply, natsexec.Message(natsexec.ProtocolVersion+1, natsexec.KindResult, []byte{0, 1, 2}))
 		})
 		require.NoError(t, err)
 		defer calls.Unsubscribe()
@@ -156,7 +166,7 @@ func TestProtocolMismatch(t *testing.T) {
 		require.Eventually(t, func() bool { _, _, ok := natsexec.WorkerInfo(pool, "newtoken"); return ok }, 20*time.Second, time.Millisecond)
 		_, err = noop.Call(t.Context(), pool, 1)
 		require.ErrorIs(t, err, natsexec.ErrProtocolMismatch)
-		assert.ErrorContains(t, err, "worker new-worker speaks protocol version 2, this pool version 1")
+		assert.ErrorContains(t, err, fmt.Sprintf("worker new-worker speaks protocol version %d, this pool version %d", natsexec.ProtocolVersion+1, natsexec.ProtocolVersion))
 	})
 }
 
