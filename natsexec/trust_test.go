@@ -1,7 +1,9 @@
 package natsexec_test
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +211,69 @@ func TestImpersonatedCapacity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1+calls), gauge.calls.Load(), "calls run")
 	assert.LessOrEqual(t, gauge.peak.Load(), int64(2), "peak of calls running at once")
+}
+
+// TestRenewalNeedsNonce has a worker that swallows a call, and renewals of
+// that call's lease by the worker's token and the call's id: with another
+// nonce (as a call that a client sent with the pool's inbox and the same
+// id would have), they do not keep the call alive, and it fails after its
+// lease; with the call's own nonce, they do.
+func TestRenewalNeedsNonce(t *testing.T) {
+	s := startServer(t, 0)
+	for _, c := range []struct {
+		name  string
+		right bool
+	}{{"other nonce", false}, {"call's nonce", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			const lease = 500 * time.Millisecond
+			fake := connect(t, s.ClientURL())
+			token := "swallower" + strconv.FormatBool(c.right)
+			subjects := make(chan string, 1)
+			sub, err := fake.Subscribe(natsexec.DefaultPrefix+".w."+token, func(m *nats.Msg) { subjects <- m.Reply })
+			require.NoError(t, err)
+			defer sub.Unsubscribe()
+			require.NoError(t, fake.Flush())
+			pool := newPool(t, s.ClientURL(), natsexec.Lease(lease))
+			require.Eventually(t, func() bool { // until the pool has subscribed
+				require.NoError(t, fake.Publish(natsexec.DefaultPrefix+".hb", natsexec.ForgeHeartbeat(token, token, 1, 10*time.Millisecond, false, nil)))
+				_, _, ok := natsexec.WorkerInfo(pool, token)
+				return ok
+			}, 20*time.Second, 10*time.Millisecond)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { _, err := noop.Call(ctx, pool, 1); done <- err }()
+			subject := <-subjects
+			parts := strings.Split(subject, ".")
+			require.GreaterOrEqual(t, len(parts), 3, subject)
+			id, err := strconv.ParseUint(parts[len(parts)-2], 10, 64)
+			require.NoError(t, err, subject)
+			nonce := parts[len(parts)-1]
+			if !c.right {
+				nonce = "AAAAAAAAAAAAAAAAAAAAAA"
+			}
+			renewals := time.NewTicker(20 * time.Millisecond)
+			defer renewals.Stop()
+			control := time.NewTimer(4 * lease)
+			defer control.Stop()
+			for {
+				select {
+				case <-renewals.C:
+					require.NoError(t, fake.Publish(natsexec.Inbox(pool)+".0", natsexec.RenewMsg(token, id, nonce)))
+					continue
+				case err := <-done:
+					require.False(t, c.right, "the call ended although its lease was renewed: %v", err)
+					var wl *natsexec.WorkerLostError
+					require.ErrorAs(t, err, &wl)
+					assert.Equal(t, token, wl.Worker)
+				case <-control.C:
+					require.True(t, c.right, "the call outlived four leases without renewals of its own")
+					cancel()
+					assert.ErrorIs(t, <-done, context.Canceled)
+				}
+				return
+			}
+		})
+	}
 }
