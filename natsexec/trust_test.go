@@ -31,18 +31,28 @@ func learnToken(tb testing.TB, nc *nats.Conn) string {
 	return token
 }
 
-// forge publishes forged heartbeats on the heartbeat subject, then a
-// valid one for a worker named marker, and waits until the pool has heard
-// the marker: it has then read the forged ones before it.
+// forge publishes forged heartbeats on the heartbeat subject, between two
+// valid ones for a worker named marker, and waits until the pool has heard
+// the second: it has then read the forged ones before it. The first, sent
+// until the pool hears it, makes sure that the pool's subscription has
+// reached the server (NewPool does not wait for it) before the forged
+// ones are sent. The two differ by their interval, so that the pool's
+// lease must be at most 3s.
 func forge(tb testing.TB, nc *nats.Conn, pool *natsexec.Pool, marker string, msgs ...[]byte) {
 	tb.Helper()
+	heard := func(lease time.Duration) func() bool {
+		return func() bool { _, l, ok := natsexec.WorkerInfo(pool, marker); return ok && l == lease }
+	}
+	require.Eventually(tb, func() bool {
+		require.NoError(tb, nc.Publish(natsexec.DefaultPrefix+".hb", natsexec.ForgeHeartbeat(marker, marker, 1, 2*time.Second, false, nil)))
+		return heard(6 * time.Second)()
+	}, 20*time.Second, 10*time.Millisecond, "the pool never heard the marker")
 	for _, m := range msgs {
 		require.NoError(tb, nc.Publish(natsexec.DefaultPrefix+".hb", m))
 	}
 	require.NoError(tb, nc.Publish(natsexec.DefaultPrefix+".hb", natsexec.ForgeHeartbeat(marker, marker, 1, time.Second, false, nil)))
 	require.NoError(tb, nc.Flush())
-	require.Eventually(tb, func() bool { _, _, ok := natsexec.WorkerInfo(pool, marker); return ok },
-		20*time.Second, time.Millisecond, "the pool never heard the marker")
+	require.Eventually(tb, heard(3*time.Second), 20*time.Second, time.Millisecond, "the pool never heard the marker again")
 }
 
 // TestForgedGoodbyeIgnored has a client that learnt a worker's token send
