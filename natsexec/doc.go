@@ -23,14 +23,15 @@
 // subscribes to a subject of its own and announces itself, its capacity
 // ([Concurrency]) and its load with a heartbeat on PREFIX.hb. A pool sends
 // each call to the worker with the most room, with a reply subject of its
-// own per call, and never more calls than a worker has room for: a busy
+// own per call (ending with 128 random bits, so that no other client can
+// guess it), and never more calls than a worker has room for: a busy
 // worker is not sent work it cannot start (when several pools fill one
 // worker at once, it refuses the surplus without running it, and the pool
 // sends it elsewhere). This explicit credit is why calls do not go through
 // a NATS queue group, which would pick workers at random whatever their
 // load. Inputs and results travel with encoding/gob, like a
 // subprocess.Pool's; errors as subprocess.WireError. Every message carries
-// the protocol version (1): workers and pools of different versions fail
+// the protocol version (2): workers and pools of different versions fail
 // calls with [ErrProtocolMismatch] rather than misread each other.
 //
 // # Failures
@@ -82,8 +83,14 @@
 // its own inbox prefix, set with nats.CustomInboxPrefix); and everyone
 // else neither P.> nor _INBOX.>. Pools and
 // workers still trust each other: a worker sees its calls' inputs and
-// answers as it likes; a pool may call any registered function. The
-// package's README gives a server configuration.
+// answers as it likes; a pool may call any registered function, fill the
+// workers' room, and, with the shared _INBOX.>, read other pools' results,
+// errors and renewals. A pool cannot cancel, pre-empt, suppress, answer
+// or renew another pool's calls: a call's reply subject ends with a nonce
+// of 128 bits from crypto/rand, which only the pool, the worker the call
+// went to and the server know until the worker has replied and forgotten
+// the call; a worker knows calls, and a pool replies and renewals, by
+// their whole subject. The package's README gives a server configuration.
 //
 // Registration works as for subprocess: functions are found by name, so
 // every process, callers and workers alike, must register them during

@@ -86,8 +86,10 @@ func Message(v int, kind byte, body []byte) []byte {
 	return append([]byte{protoBase + byte(v), kind}, body...)
 }
 
-// The kinds the tests forge.
+// The protocol version and the kinds the tests forge.
 const (
+	ProtocolVersion = protocolVersion
+
 	KindCall     = kindCall
 	KindResult   = kindResult
 	KindMismatch = kindMismatch
@@ -177,3 +179,12 @@ const (
 
 // ValidToken reports whether a pool takes s as a token.
 func ValidToken(s string) bool { return validToken(s) }
+
+// RenewMsg returns a renewal, by the worker with token, of the call id
+// whose reply subject ends with nonce.
+func RenewMsg(token string, id uint64, nonce string) []byte {
+	b := appendString(newMsg(kindRenew, 0), token)
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendUvarint(b, id)
+	return appendString(b, nonce)
+}

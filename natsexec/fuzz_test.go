@@ -77,12 +77,18 @@ func FuzzMessages(f *testing.F) {
 	f.Add(natsexec.ForgeHeartbeat("tok", "name", 4, time.Second, true, []byte("secret")))
 	f.Add(natsexec.HeartbeatV0("tok", "name", 4))
 	f.Add(natsexec.CallMsg("natsexectest.noop", 1))
-	f.Add(natsexec.Message(1, natsexec.KindResult, []byte{3, 0, 1}))
-	f.Add(natsexec.Message(1, natsexec.KindPing, nil))
-	f.Add(natsexec.Message(2, natsexec.KindCall, []byte("later")))
+	v := natsexec.ProtocolVersion
+	f.Add(natsexec.Message(v, natsexec.KindResult, []byte{3, 0, 1}))
+	f.Add(natsexec.Message(v, natsexec.KindPing, nil))
+	f.Add(natsexec.Message(v+1, natsexec.KindCall, []byte("later")))
+	f.Add(natsexec.Message(v-1, natsexec.KindCall, []byte("earlier")))
 	renew := binary.AppendUvarint(append([]byte{3}, "tok"...), 2)
-	f.Add(natsexec.Message(1, 6, binary.AppendUvarint(binary.AppendUvarint(renew, 1), 2)))
-	f.Add(natsexec.Message(1, 2, append([]byte{5}, "_I.x1"...)))
+	renew = append(binary.AppendUvarint(renew, 1), 22)
+	renew = append(renew, "AAAAAAAAAAAAAAAAAAAAAA"...)
+	renew = append(binary.AppendUvarint(renew, 2), 22)
+	renew = append(renew, "BBBBBBBBBBBBBBBBBBBBBB"...)
+	f.Add(natsexec.Message(v, 6, renew))
+	f.Add(natsexec.Message(v, 2, append([]byte{29}, "_I.x.1.AAAAAAAAAAAAAAAAAAAAAA"...)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		hb, err := natsexec.ParseMessage(b)
 		if err != nil || hb == nil {

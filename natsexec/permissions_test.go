@@ -115,13 +115,13 @@ func TestPermissions(t *testing.T) {
 		subject, reply string
 		data           []byte
 	}{
-		{"nursery.ping", "outsider.inbox", natsexec.Message(1, natsexec.KindPing, nil)},
+		{"nursery.ping", "outsider.inbox", natsexec.Message(natsexec.ProtocolVersion, natsexec.KindPing, nil)},
 		{"nursery.w." + token, "outsider.inbox.1", natsexec.CallMsg(gauged.Name(), time.Millisecond)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat("outsider", "outsider", 1<<16, time.Minute, false, nil)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat("bad token", "outsider", 1<<16, time.Minute, false, nil)},
 		{"nursery.hb", "", natsexec.ForgeHeartbeat(token, "outsider", 1, time.Minute, true, nil)},
 		{natsexec.Inbox(pool) + ".0", "", natsexec.ForgeHeartbeat("outsider", "outsider", 1<<16, time.Minute, false, nil)},
-		{natsexec.Inbox(pool) + ".2", "", natsexec.Message(1, natsexec.KindResult, []byte{0})},
+		{natsexec.Inbox(pool) + ".2", "", natsexec.Message(natsexec.ProtocolVersion, natsexec.KindResult, []byte{0})},
 	}
 	for _, f := range forged {
 		require.NoError(t, onc.PublishMsg(&nats.Msg{Subject: f.subject, Reply: f.reply, Data: f.data}))
@@ -179,6 +179,7 @@ func TestPermissionsInboxPerPool(t *testing.T) {
 
 	var conns []*nats.Conn
 	var errs []*asyncErrors
+	var pools []*natsexec.Pool
 	for _, u := range []struct{ name, pass string }{{"poolA", "apass"}, {"poolB", "bpass"}} {
 		e := &asyncErrors{}
 		nc, err := nats.Connect(url, nats.UserInfo(u.name, u.pass), nats.CustomInboxPrefix("_I."+u.name), nats.ErrorHandler(e.handler))
@@ -190,12 +191,33 @@ func TestPermissionsInboxPerPool(t *testing.T) {
 		got, err := noop.Call(t.Context(), pool, 5)
 		require.NoError(t, err, u.name)
 		assert.Equal(t, 5, got)
-		conns, errs = append(conns, nc), append(errs, e)
+		conns, errs, pools = append(conns, nc), append(errs, e), append(pools, pool)
 	}
-	_, err := conns[0].Subscribe("_I.poolB.>", func(*nats.Msg) {})
-	require.NoError(t, err)
+	// Pool A's user tries every subscription that would show it B's
+	// replies: the server refuses them all, and A's own inbox shows none.
+	seen := make(chan string, 100)
+	for _, subj := range []string{"_I.poolB.>", "_I.>", "_INBOX.>", ">", "_I.poolA.>"} {
+		_, err := conns[0].Subscribe(subj, func(m *nats.Msg) {
+			if !strings.HasPrefix(m.Subject, "_I.poolA.") {
+				seen <- m.Subject
+			}
+		})
+		require.NoError(t, err)
+	}
 	require.NoError(t, conns[0].Flush())
-	require.Eventually(t, func() bool { return len(errs[0].violations()) == 1 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(errs[0].violations()) == 4 }, 20*time.Second, time.Millisecond,
+		"violations: %v", errs[0].violations())
+	// B's call runs long enough for a renewal of its lease (heartbeats
+	// every 500ms), then replies.
+	out, err := delayedEcho.Call(t.Context(), pools[1], "B's")
+	require.NoError(t, err)
+	assert.Equal(t, "B's", out)
+	require.NoError(t, conns[0].Flush())
+	select {
+	case subj := <-seen:
+		t.Fatalf("pool A's user received %s", subj)
+	default:
+	}
 	assert.Empty(t, errs[1].violations())
 	assert.Empty(t, werrs.violations(), "the worker needs more permissions")
 }

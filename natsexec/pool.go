@@ -35,7 +35,7 @@ type Pool struct {
 	nc      *nats.Conn
 	cfg     poolConfig
 	codec   *codec
-	inbox   string // replies arrive on inbox.ID, leases on inbox.0
+	inbox   string // replies arrive on inbox.ID.NONCE, leases on inbox.0
 	subs    []*nats.Subscription
 	nextID  atomic.Uint64
 	stop    chan struct{} // closed by Close to stop watch
@@ -69,6 +69,8 @@ type remote struct {
 // call is a call in flight.
 type call struct {
 	id       uint64
+	nonce    string // 128 random bits: see newNonce
+	reply    string // inbox.ID.NONCE
 	fn       string
 	w        *remote
 	lastSeen time.Time // last news of the call
@@ -116,7 +118,7 @@ func NewPool(nc *nats.Conn, opts ...PoolOption) (*Pool, error) {
 		calls:   make(map[uint64]*call),
 		changed: make(chan struct{}),
 	}
-	replies, err := nc.Subscribe(p.inbox+".*", p.onReply)
+	replies, err := nc.Subscribe(p.inbox+".>", p.onReply)
 	if err != nil {
 		return nil, fmt.Errorf("natsexec: new pool: %w", err)
 	}
@@ -216,7 +218,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			// reported it.
 			return fmt.Errorf("natsexec: %s: the input, %d bytes, is above the NATS server's max_payload of %d bytes: %w (%w)", fn, len(b), limit, ErrTooLarge, nats.ErrMaxPayload)
 		}
-		msg := &nats.Msg{Subject: c.w.subject, Reply: p.inbox + "." + strconv.FormatUint(c.id, 10), Data: b}
+		msg := &nats.Msg{Subject: c.w.subject, Reply: c.reply, Data: b}
 		if err := p.nc.PublishMsg(msg); err != nil {
 			p.complete(c.id, reply{})
 			if errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrReconnectBufExceeded) {
@@ -299,7 +301,8 @@ func (p *Pool) acquire(ctx context.Context, fn string, avoid *remote) (*call, er
 			best = fallback
 		}
 		if best != nil {
-			c := &call{id: p.nextID.Add(1), fn: fn, w: best, lastSeen: time.Now(), done: make(chan reply, 1)}
+			c := &call{id: p.nextID.Add(1), nonce: newNonce(), fn: fn, w: best, lastSeen: time.Now(), done: make(chan reply, 1)}
+			c.reply = p.inbox + "." + strconv.FormatUint(c.id, 10) + "." + c.nonce
 			best.inflight++
 			p.calls[c.id] = c
 			p.mu.Unlock()
@@ -434,7 +437,7 @@ func (p *Pool) wait(ctx context.Context, c *call) reply {
 
 // cancel asks the call's worker to cancel it with cause.
 func (p *Pool) cancel(c *call, cause error) {
-	head := appendString(newMsg(kindCancel, 0), p.inbox+"."+strconv.FormatUint(c.id, 10))
+	head := appendString(newMsg(kindCancel, 0), c.reply)
 	we := subprocess.NewWireError(cause)
 	b, err := p.codec.appendEncode(head, we)
 	if limit := int(p.nc.MaxPayload()); err == nil && len(b) > limit {
@@ -463,12 +466,26 @@ func (p *Pool) complete(id uint64, r reply) bool {
 
 // onReply handles what arrives on the pool's inbox.
 func (p *Pool) onReply(m *nats.Msg) {
-	id, err := strconv.ParseUint(m.Subject[len(p.inbox)+1:], 10, 64)
-	if err != nil {
-		return
+	var id uint64 // 0 for inbox.0
+	if m.Subject != p.inbox+".0" {
+		inbox, n, _, ok := parseReplySubject(m.Subject)
+		if !ok || inbox != p.inbox {
+			return
+		}
+		// Only a call's worker (and the server) knows its nonce before
+		// the call has ended: a reply to a subject that is not the
+		// call's is not its reply.
+		p.mu.Lock()
+		c := p.calls[n]
+		ours := c != nil && c.reply == m.Subject
+		p.mu.Unlock()
+		if !ours {
+			return
+		}
+		id = n
 	}
 	if len(m.Data) == 0 {
-		if m.Header.Get("Status") == "503" {
+		if id != 0 && m.Header.Get("Status") == "503" {
 			// No responders: the worker's subscription is gone.
 			p.mu.Lock()
 			if c := p.calls[id]; c != nil {
@@ -517,7 +534,7 @@ func (p *Pool) onReply(m *nats.Msg) {
 
 // onRenew renews the leases of the calls a worker says it is running.
 func (p *Pool) onRenew(b []byte) {
-	token, ids, err := parseRenew(b)
+	token, calls, err := parseRenew(b)
 	if err != nil {
 		return
 	}
@@ -527,8 +544,8 @@ func (p *Pool) onRenew(b []byte) {
 	if w := p.workers[token]; w != nil {
 		w.heard, p.heard = now, now
 	}
-	for _, id := range ids {
-		if c := p.calls[id]; c != nil && c.w.token == token {
+	for _, r := range calls {
+		if c := p.calls[r.id]; c != nil && c.w.token == token && c.nonce == r.nonce {
 			c.lastSeen = now
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -138,14 +136,15 @@ type server struct {
 	wg     sync.WaitGroup // running calls
 
 	mu       sync.Mutex
-	calls    map[string]*running // by reply subject
+	calls    map[string]*running // by reply subject, nonce included
 	stopping bool
 }
 
 // running is a call being run.
 type running struct {
-	inbox  string // the pool's inbox: the reply subject less ".ID"
+	inbox  string // the pool's inbox: the reply subject less ".ID.NONCE"
 	id     uint64
+	nonce  string
 	cancel context.CancelCauseFunc
 }
 
@@ -215,12 +214,8 @@ func (s *server) onMsg(m *nats.Msg) {
 
 // start starts a call, or refuses it if the worker is full or stopping.
 func (s *server) start(m *nats.Msg, body []byte) {
-	dot := strings.LastIndexByte(m.Reply, '.')
-	if dot < 0 {
-		return
-	}
-	id, err := strconv.ParseUint(m.Reply[dot+1:], 10, 64)
-	if err != nil || id == 0 {
+	inbox, id, nonce, ok := parseReplySubject(m.Reply)
+	if !ok {
 		return
 	}
 	timeout, fn, input, err := parseCall(body)
@@ -238,11 +233,14 @@ func (s *server) start(m *nats.Msg, body []byte) {
 		return
 	}
 	if _, dup := s.calls[m.Reply]; dup {
+		// The same call delivered twice. Only its pool, this worker and
+		// the server know the subject while the call runs (its nonce is
+		// 128 random bits): no other client can have sent it first.
 		s.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c := &running{inbox: m.Reply[:dot], id: id, cancel: cancel}
+	c := &running{inbox: inbox, id: id, nonce: nonce, cancel: cancel}
 	s.calls[m.Reply] = c
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -358,26 +356,29 @@ func shrinkWireError(we *subprocess.WireError, size, limit int) *subprocess.Wire
 	return &short
 }
 
-// renewChunk is the most call ids one renewal carries.
-const renewChunk = 1000
+// renewChunk is the most calls one renewal names: at most 10 bytes of id
+// and 23 of nonce each, a renewal stays below 9 KB.
+const renewChunk = 250
 
 // renew tells each pool with calls running here which of them are, so that
 // their leases do not run out.
 func (s *server) renew() {
 	s.mu.Lock()
-	byInbox := make(map[string][]uint64)
+	byInbox := make(map[string][]*running)
 	for _, c := range s.calls {
-		byInbox[c.inbox] = append(byInbox[c.inbox], c.id)
+		byInbox[c.inbox] = append(byInbox[c.inbox], c)
 	}
 	s.mu.Unlock()
-	for inbox, ids := range byInbox {
-		// At most 10 bytes an id: a renewal stays far below any
-		// max_payload.
-		for chunk := range slices.Chunk(ids, renewChunk) {
+	for inbox, calls := range byInbox {
+		// The nonces too, so that a call another client sent with a
+		// pool's inbox and the id of one of its calls cannot renew that
+		// call's lease.
+		for chunk := range slices.Chunk(calls, renewChunk) {
 			b := appendString(newMsg(kindRenew, 0), s.token)
 			b = binary.AppendUvarint(b, uint64(len(chunk)))
-			for _, id := range chunk {
-				b = binary.AppendUvarint(b, id)
+			for _, c := range chunk {
+				b = binary.AppendUvarint(b, c.id)
+				b = appendString(b, c.nonce)
 			}
 			s.nc.Publish(inbox+".0", b)
 		}

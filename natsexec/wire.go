@@ -1,10 +1,13 @@
 package natsexec
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,10 +19,19 @@ import (
 //	P.w.TOKEN   a worker's own subject: calls and cancels for it
 //	P.hb        workers' heartbeats and goodbyes, which pools listen to
 //	P.ping      a pool asking every worker for a heartbeat at once
-//	INBOX.ID    a pool's reply subject for call ID (ID > 0): the result,
-//	            or the server's no-responders status
+//	INBOX.ID.N  a pool's reply subject for call ID (ID > 0), whose nonce N
+//	            is 128 random bits (22 characters of unpadded base64url):
+//	            the result, or the server's no-responders status
 //	INBOX.0     leases the workers renew for the pool's running calls,
 //	            and workers' answers to the pool's ping
+//
+// The nonce is why no other client can take a call's place: a worker
+// knows a call by its whole reply subject, and cancels and renewals name
+// the nonce too, so that only the worker that received a call, and the
+// server, know its subject before its reply. IDs alone, which follow one
+// another, would let a client allowed to send calls send one first with
+// another pool's next reply subject, which the worker would run in place
+// of the genuine call, dropped as a duplicate (version 1 did so).
 //
 // Messages of the first, unversioned protocol (version 0) began with their
 // kind, below 0x80; versions up to 15 can be told apart, later ones would
@@ -28,18 +40,18 @@ import (
 // workers it cannot talk to; a worker answers any message of another
 // version that has a reply subject with kindMismatch.
 const (
-	protocolVersion      = 1
+	protocolVersion      = 2
 	protoBase       byte = 0xB0
 	protoByte            = protoBase + protocolVersion
 )
 
 const (
 	kindCall      byte = 1 + iota // timeout, fn, input
-	kindCancel                    // reply subject, cause (WireError)
+	kindCancel                    // reply subject (with its nonce), cause (WireError)
 	kindResult                    // free, result
 	kindError                     // free, error (WireError)
 	kindBusy                      // free: refused, not run
-	kindRenew                     // token, ids of running calls
+	kindRenew                     // token, (id, nonce) of each running call
 	kindHeartbeat                 // token, name, capacity, running, interval
 	kindBye                       // token, name, capacity, running, interval, secret: the worker stopped
 	kindPing                      // (empty)
@@ -57,6 +69,39 @@ const (
 )
 
 var errMalformed = errors.New("natsexec: malformed message")
+
+// nonceLen is the length of a call's nonce: 128 random bits in unpadded
+// base64url.
+const nonceLen = 22
+
+// newNonce returns a call's nonce, from crypto/rand.
+func newNonce() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (see its documentation)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validNonce reports whether s has the form of a nonce.
+func validNonce(s string) bool { return len(s) == nonceLen && validToken(s) }
+
+// parseReplySubject splits a call's reply subject, INBOX.ID.NONCE, into
+// the pool's inbox, the call's ID (above 0) and its nonce.
+func parseReplySubject(subject string) (inbox string, id uint64, nonce string, ok bool) {
+	dot := strings.LastIndexByte(subject, '.')
+	if dot < 0 {
+		return "", 0, "", false
+	}
+	rest, nonce := subject[:dot], subject[dot+1:]
+	dot = strings.LastIndexByte(rest, '.')
+	if dot < 0 || !validNonce(nonce) {
+		return "", 0, "", false
+	}
+	id, err := strconv.ParseUint(rest[dot+1:], 10, 64)
+	if err != nil || id == 0 {
+		return "", 0, "", false
+	}
+	return rest[:dot], id, nonce, true
+}
 
 // newMsg starts a message of the given kind, with room for n more bytes.
 func newMsg(kind byte, n int) []byte {
@@ -220,21 +265,27 @@ func parseReply(b []byte) (free uint64, data []byte, err error) {
 	return free, r.b, r.err
 }
 
-// parseRenew parses the body of a renewal: the worker's token and the ids
-// of the calls it runs.
-func parseRenew(b []byte) (token string, ids []uint64, err error) {
+// renewal is one running call named in a renewal.
+type renewal struct {
+	id    uint64
+	nonce string
+}
+
+// parseRenew parses the body of a renewal: the worker's token and the id
+// and nonce of each call it runs.
+func parseRenew(b []byte) (token string, calls []renewal, err error) {
 	r := reader{b: b}
 	token = r.string()
 	n := r.uint()
-	if r.err == nil && n > uint64(len(r.b)) { // an id takes a byte at least
+	if r.err == nil && n > uint64(len(r.b)/2) { // a call takes two bytes at least
 		r.err = errMalformed
 	}
 	if r.err != nil {
 		return token, nil, r.err
 	}
-	ids = make([]uint64, 0, n)
+	calls = make([]renewal, 0, n)
 	for range n {
-		ids = append(ids, r.uint())
+		calls = append(calls, renewal{id: r.uint(), nonce: r.string()})
 	}
-	return token, ids, r.err
+	return token, calls, r.err
 }
