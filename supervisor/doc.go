@@ -54,8 +54,11 @@
 // logged through log/slog ([Logger]; slog.Default() unless set) and given
 // to an optional [Hook] for metrics. [Supervisor.Children] returns each
 // child's state, restart count and last failures. The supervisor's nursery
-// is named after it and its children's tasks after them, so
-// nursery.WriteTree shows the live tree of supervisors and children.
+// is named after it, and the live tree (nursery.WriteTree, TreeJSON and
+// Handler) shows beside it each child's state, restarts and last failure
+// ("db: running; http: restarting, 2 restarts, last: connection refused");
+// nested supervisors appear under their parents. In nursery debug mode the
+// tree also lists the children's tasks by name.
 //
 // Children may be added and removed while the supervisor runs
 // ([Supervisor.Add], [Supervisor.Remove]): an added child starts after the

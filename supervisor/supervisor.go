@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/structured-go/nursery"
@@ -155,6 +156,34 @@ func (s *Supervisor) Children() []ChildInfo {
 	return out
 }
 
+// status is the line the live tree shows beside the supervisor's nursery:
+// each child's state, its restarts and its last failure.
+//
+//	db: running; http: restarting, 2 restarts, last: connection refused
+func (s *Supervisor) status() string {
+	var b strings.Builder
+	for i, c := range s.Children() {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", c.Name, c.State)
+		if c.Restarts > 0 {
+			fmt.Fprintf(&b, ", %d restart", c.Restarts)
+			if c.Restarts > 1 {
+				b.WriteString("s")
+			}
+		}
+		if len(c.Failures) > 0 {
+			last := c.Failures[len(c.Failures)-1].Error()
+			if i := strings.IndexByte(last, '\n'); i >= 0 {
+				last = last[:i] // a panic's stack stays out of the tree
+			}
+			fmt.Fprintf(&b, ", last: %s", last)
+		}
+	}
+	return b.String()
+}
+
 func (s *Supervisor) indexLocked(name string) int {
 	return slices.IndexFunc(s.children, func(c *child) bool { return c.spec.name == name })
 }
@@ -212,7 +241,7 @@ func (s *Supervisor) Serve(ctx context.Context, ready func()) (err error) {
 	}
 	r := &run{
 		s:      s,
-		in:     nursery.New(context.WithoutCancel(ctx), nursery.WithName(s.name)),
+		in:     nursery.New(context.WithoutCancel(ctx), nursery.WithName(s.name), nursery.WithStatus(s.status)),
 		events: make(chan event, 16),
 		done:   make(chan struct{}),
 	}

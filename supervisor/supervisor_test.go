@@ -597,3 +597,31 @@ func TestHookPanicFailsSupervisor(t *testing.T) {
 		assert.Zero(t, l.total())
 	})
 }
+
+// The live tree shows each child's state, restarts and last failure beside
+// the supervisor's nursery.
+func TestLiveTreeShowsChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := newFake(), newFake()
+		sup := supervisor.New("tree-status", supervisor.Logger(nil), supervisor.Backoff(0, 0))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("a", a.serve)))
+		require.NoError(t, sup.Add(t.Context(), supervisor.Child("b", b.serve)))
+		n := nursery.New(t.Context())
+		require.NoError(t, supervisor.Start(n, sup))
+		a.fail <- errBoom
+		synctest.Wait()
+		var out strings.Builder
+		require.NoError(t, nursery.WriteTree(&out))
+		var line string
+		for l := range strings.Lines(out.String()) {
+			if strings.Contains(l, `nursery "tree-status"`) {
+				line = l
+			}
+		}
+		require.NotEmpty(t, line, "the supervisor's nursery is in the tree:\n%s", out.String())
+		assert.Contains(t, line, "[a: running, 1 restart, last: ")
+		assert.Contains(t, line, "boom; b: running]")
+		n.Cancel(nil)
+		require.NoError(t, n.Wait())
+	})
+}
