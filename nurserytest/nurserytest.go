@@ -114,34 +114,18 @@ func openNurseries() (msg string, open bool) {
 	return fmt.Sprintf("%d %s still open (created and not waited):\n%s", n, what, tree.String()), true
 }
 
-// countOpen returns the number of open nurseries, nested ones included.
+// countOpen returns the number of open nurseries, nested ones included:
+// TreeJSON lists every live nursery once, flat.
 func countOpen() (int, error) {
 	b, err := nursery.TreeJSON()
 	if err != nil {
 		return 0, err
 	}
-	var doc treeNode
+	var doc struct {
+		Nurseries []json.RawMessage `json:"nurseries"`
+	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return 0, fmt.Errorf("nurserytest: reading the nursery tree: %w", err)
 	}
-	return doc.count() - 1, nil
-}
-
-// treeNode is the part of TreeJSON's document that holds nurseries: the
-// document itself, a nursery or a task.
-type treeNode struct {
-	Nurseries []treeNode `json:"nurseries"`
-	Tasks     []treeNode `json:"tasks"`
-}
-
-// count counts n and the nurseries under it.
-func (n treeNode) count() int {
-	c := 1
-	for _, t := range n.Tasks {
-		c += t.count() - 1
-	}
-	for _, m := range n.Nurseries {
-		c += m.count()
-	}
-	return c
+	return len(doc.Nurseries), nil
 }

@@ -68,7 +68,7 @@ func TestVerifyNoneFailsOnOpenNursery(t *testing.T) {
 	require.Len(t, failures, 1)
 	msg := failures[0]
 	assert.True(t, strings.HasPrefix(msg, "nurserytest: 2 nurseries are still open (created and not waited):\n"), msg)
-	assert.Contains(t, msg, "\nnursery \"left-open\": running\n  nursery \"child\": blocked-in-Wait\n")
+	assert.Contains(t, msg, "\nnursery \"left-open\": running, 1 task\n  nursery \"child\": blocked-in-Wait, 1 task\n")
 	assert.NotContains(t, msg, "goroutine", "goroutine stacks in the report")
 
 	n.Cancel(nil)
@@ -159,7 +159,7 @@ func TestVerifyTestMain(t *testing.T) {
 			open = nursery.New(context.Background(), nursery.WithName("left-open"))
 			return 0
 		}, 1, "nurserytest: errors on successful test run: 1 nursery is still open (created and not waited):\n" +
-			"nursery \"left-open\": running\n"},
+			"nursery \"left-open\": running, 0 tasks\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

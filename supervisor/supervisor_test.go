@@ -476,7 +476,7 @@ func TestTree(t *testing.T) {
 		require.NoError(t, err)
 		var tree strings.Builder
 		require.NoError(t, nursery.WriteTree(&tree))
-		assert.Contains(t, tree.String(), "  nursery \"sup\": running\n    nursery \"inner\": running\n")
+		assert.Contains(t, tree.String(), "  nursery \"sup\": running, 1 task [inner: running]\n    nursery \"inner\": running, 1 task [x: running]\n")
 		require.NoError(t, h.stop())
 	})
 }
