@@ -19,7 +19,7 @@ type taskCount struct {
 	state atomic.Uint64
 
 	mu   sync.Mutex
-	zero sync.Cond // waiters for the count to reach zero; L is mu
+	zero chan struct{} // closed when the count reaches zero; made by a waiter
 }
 
 const (
@@ -48,7 +48,10 @@ func (c *taskCount) done() {
 		// The count reached zero and a Wait is blocked. Taking the lock
 		// orders this wake-up after the waiter's check of the count.
 		c.mu.Lock()
-		c.zero.Broadcast()
+		if c.zero != nil {
+			close(c.zero)
+			c.zero = nil
+		}
 		c.mu.Unlock()
 	}
 }
@@ -63,22 +66,29 @@ func (c *taskCount) wait() {
 		(s&countClosed != 0 || c.state.CompareAndSwap(s, s|countClosed)) {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.zero.L = &c.mu // set here, not in New, so the zero value works
 	for {
+		c.mu.Lock()
 		s := c.state.Load()
 		switch {
 		case s&countClosed != 0:
+			c.mu.Unlock()
 			return
 		case s&countMask == 0:
-			if c.state.CompareAndSwap(s, s|countClosed) {
+			closed := c.state.CompareAndSwap(s, s|countClosed)
+			c.mu.Unlock()
+			if closed {
 				return
 			}
 		case s&countWaiting == 0:
 			c.state.CompareAndSwap(s, s|countWaiting)
+			c.mu.Unlock()
 		default:
-			c.zero.Wait()
+			if c.zero == nil {
+				c.zero = make(chan struct{})
+			}
+			zero := c.zero
+			c.mu.Unlock()
+			<-zero
 		}
 	}
 }
