@@ -298,12 +298,34 @@ func (p *Pool) retireLocked(w *worker) {
 }
 
 // stopLocked asks an idle worker to exit by closing its stream; its reader
-// then waits for it to exit and reaps it.
+// then waits for it to exit and reaps it. A worker that has not closed its
+// stream back within the grace period (one stopped with SIGSTOP never
+// will) is terminated: its reader would otherwise wait for ever, and Close
+// with it. Once the worker has closed its stream, the reader gives it the
+// grace again to exit.
 func (p *Pool) stopLocked(w *worker) {
-	if !w.stopping {
-		w.stopping = true
-		w.fw.close()
+	if w.stopping {
+		return
 	}
+	w.stopping = true
+	w.fw.close()
+	// Every caller runs while the worker's reader is alive (it is the
+	// reader, or the reader sets stopping before it ends), so the
+	// WaitGroup's count is above zero here.
+	p.wg.Go(func() {
+		t := time.NewTimer(p.cfg.grace)
+		defer t.Stop()
+		select {
+		case <-w.ended:
+		case <-t.C:
+			msg := fmt.Sprintf("did not exit within %v of being told to stop", p.cfg.grace)
+			w.setReason("worker " + msg)
+			w.terminate()
+			p.mu.Lock()
+			p.closeErrs = append(p.closeErrs, fmt.Errorf("subprocess: worker %d %s and was killed", w.pid, msg))
+			p.mu.Unlock()
+		}
+	})
 }
 
 func (p *Pool) broadcastLocked() {

@@ -23,6 +23,7 @@ type worker struct {
 	fr     *frameReader
 	rpipe  *os.File
 	exited chan struct{} // closed once the process has been reaped
+	ended  chan struct{} // closed once its stream to the parent has ended
 
 	// Guarded by p.mu.
 	inflight int  // calls acquired and not released
@@ -69,6 +70,7 @@ func (p *Pool) newWorker() (*worker, error) {
 	w := &worker{
 		p:       p,
 		exited:  make(chan struct{}),
+		ended:   make(chan struct{}),
 		pending: make(map[uint64]*call),
 		rpipe:   fromR,
 	}
@@ -266,6 +268,7 @@ func (w *worker) read() {
 	p := w.p
 	defer p.wg.Done()
 	err := w.readLoop()
+	close(w.ended)
 	p.lost(w)
 	w.fw.close()
 	if err != io.EOF && err != io.ErrUnexpectedEOF {
