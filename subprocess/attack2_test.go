@@ -157,6 +157,46 @@ func TestAttack2StoppedWorkerLargeInputCancelled(t *testing.T) {
 	assert.Equal(t, "after", s)
 }
 
+// TestAttack2StoppedWorkerSmallInputsCancelled stops the worker, then sends
+// it many small inputs at once, more than the pipe and the queue hold,
+// with a short deadline: the calls queued behind the stuck writer, the
+// writer itself and those waiting for room all end soon after their
+// deadline with its cause, and the pool serves on.
+func TestAttack2StoppedWorkerSmallInputsCancelled(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1), subprocess.CancelGrace(200*time.Millisecond))
+	pid := subprocess.WorkerPids(p)[0]
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	require.Eventually(t, func() bool { return procState(pid) == "T" }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	const n = 100 // 100 inputs of 32 KiB: 3.2 MiB
+	res := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := bigEcho.Call(ctx, p, make([]byte, 32<<10))
+			res <- err
+		}()
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		select {
+		case err := <-res:
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		case <-timeout:
+			syscall.Kill(pid, syscall.SIGKILL)
+			for range n - i {
+				<-res
+			}
+			t.Fatalf("%d of %d calls with small inputs to a stopped worker did not end within 10s of a 300ms deadline", n-i, n)
+		}
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	s, err := echo.Call(t.Context(), p, "after")
+	require.NoError(t, err)
+	assert.Equal(t, "after", s)
+}
+
 // TestAttack2StoppedWorkersParentKilled stops the workers of a harness
 // (SIGSTOP), then kills the harness with SIGKILL: the parent-death SIGHUP
 // cannot be handled by a stopped worker; nothing may survive all the same.
