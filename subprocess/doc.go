@@ -101,9 +101,11 @@
 //     with SIGKILL leaves none behind: it then kills every process below
 //     it in the process tree (found in /proc, whatever their process group:
 //     the programs its functions started with plain os/exec, and theirs),
-//     its group, and itself. The OS thread that starts a worker stays
-//     locked until it is reaped, because the signal follows the thread,
-//     not the process (golang/go#27505).
+//     its group, and itself. The signal is SIGCONT, which also resumes a
+//     worker that was stopped (SIGSTOP, SIGTSTP) when its parent died.
+//     The OS thread that starts a worker stays locked until it is reaped,
+//     because the signal follows the thread, not the process
+//     (golang/go#27505).
 //   - A worker that the pool stops (Close, [MaxTasksPerWorker]) kills its
 //     descendants the same way before it exits; one that crashes or is
 //     killed by the pool has its process group killed once it is reaped.
@@ -113,9 +115,12 @@
 // parent exited before the worker died (a daemon that double-forks and
 // calls setsid) is no longer below the worker and survives; so do the
 // programs of a worker that crashed or was killed, if they left its
-// group. Elsewhere on Unix there is no parent-death signal: a worker
+// group. A worker frozen (a cgroup freezer) when its parent dies, or
+// stopped again after that, survives with its descendants until it is
+// thawed or continued, and then takes them down. Elsewhere on Unix there is no parent-death signal: a worker
 // learns of its parent's death when its pipe from the parent ends, and
-// then kills its process group (not processes that left it) and exits.
+// then kills its process group (not processes that left it) and exits; a
+// worker stopped when its parent dies does so only once it is continued.
 //
 // # Other transports
 //
