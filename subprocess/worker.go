@@ -124,6 +124,17 @@ func (p *Pool) newWorker() (*worker, error) {
 	}
 	if err != nil {
 		w.fw.close()
+		if errors.Is(err, io.EOF) {
+			// The worker closed its stream: it is exiting, perhaps
+			// after saying why on its standard error. Let it, for
+			// a grace period, so that the error can quote it.
+			t := time.NewTimer(p.cfg.grace)
+			select {
+			case <-w.exited:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		w.signal(true)
 		<-w.exited
 		fromR.Close()
@@ -142,21 +153,27 @@ func (p *Pool) newWorker() (*worker, error) {
 
 // startError explains why a worker never became ready.
 func (w *worker) startError(err error, timedOut bool) error {
-	var msg string
+	var msg, line string
+	if w.tail != nil {
+		line = lastLine(w.tail.String())
+	}
 	switch ps := w.cmd.ProcessState; {
 	case timedOut:
 		msg = fmt.Sprintf("was not ready within %v", w.p.cfg.startTimeout)
 	case w.p.ctx.Err() != nil:
 		return fmt.Errorf("%w: %w", ErrPoolClosed, context.Cause(w.p.ctx))
 	case errors.Is(err, io.EOF) && ps != nil:
-		msg = "exited (" + ps.String() + ") before it was ready; is subprocess.Main() the first call in main (and in TestMain)?"
-	default:
+		msg = "exited (" + ps.String() + ") before it was ready"
+		if !strings.HasPrefix(line, "subprocess: ") { // not Main's own complaint
+			msg += "; is subprocess.Main() the first call in main (and in TestMain)?"
+		}
+	case strings.HasPrefix(err.Error(), "subprocess: "): // a protocol error
+		msg = "failed before it was ready: " + strings.TrimPrefix(err.Error(), "subprocess: ")
+	default: // checkHello's, which reads after "worker N"
 		msg = err.Error()
 	}
-	if w.tail != nil {
-		if line := lastLine(w.tail.String()); line != "" {
-			msg += "; stderr: " + line
-		}
+	if line != "" {
+		msg += "; stderr: " + line
 	}
 	return fmt.Errorf("subprocess: worker %d %s", w.pid, msg)
 }
