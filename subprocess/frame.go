@@ -187,7 +187,7 @@ func (fw *frameWriter) send(ctx context.Context, h header, v any) error {
 	pw.pend = pw.pend[:0]
 	if err != nil {
 		if pw.pieces > 0 && !errors.Is(err, errWriterClosed) {
-			fw.put(nil, appendHeader(nil, header{kind: kindMore, id: h.id}, flagAbort), nil)
+			fw.put(ctx, appendHeader(nil, header{kind: kindMore, id: h.id}, flagAbort), nil, false)
 		}
 		fw.newEncoder()
 		if pw.err != nil {
@@ -271,7 +271,7 @@ func (pw *pieceWriter) emit(piece []byte, more bool) error {
 		flags |= flagMore
 	}
 	var hb [headerSize + callHeader]byte
-	if err := fw.put(pw.ctx, appendHeader(hb[:0], h, flags), piece); err != nil {
+	if err := fw.put(pw.ctx, appendHeader(hb[:0], h, flags), piece, true); err != nil {
 		return err
 	}
 	if pw.pieces == 0 {
@@ -290,7 +290,7 @@ func (pw *pieceWriter) emit(piece []byte, more bool) error {
 // request, the hello. Its payload is raw bytes.
 func (fw *frameWriter) sendPriority(kind byte, id uint64, payload []byte) error {
 	var hb [headerSize]byte
-	if err := fw.put(nil, appendHeader(hb[:0], header{kind: kind, id: id}, 0), payload); err != nil {
+	if err := fw.put(context.Background(), appendHeader(hb[:0], header{kind: kind, id: id}, 0), payload, false); err != nil {
 		return err
 	}
 	fw.mu.Lock()
@@ -311,16 +311,16 @@ func (fw *frameWriter) sendCancel(id uint64, cause error) error {
 
 // put queues one frame (or piece): its header, whose length field it
 // fills in, and payload. It writes the queue if no one else is. A stream
-// piece (ctx not nil) waits for room in the queue, and returns
+// piece (stream) waits for room in the queue, and returns
 // errSendCancelled if ctx ends meanwhile: the writer may be stuck for good
 // (the peer stopped reading), and the sender must not wait with it. Other
-// frames (ctx nil) never wait for room: they are small, and one per frame
-// at most (a priority frame, or the abort that ends a cancelled frame).
-func (fw *frameWriter) put(ctx context.Context, hdr, payload []byte) error {
+// frames never wait for room: they are small, and one per frame at most
+// (a priority frame, or the abort that ends a cancelled frame).
+func (fw *frameWriter) put(ctx context.Context, hdr, payload []byte, stream bool) error {
 	binary.BigEndian.PutUint32(hdr, uint32(len(hdr)-4+len(payload)))
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	if ctx != nil && fw.writing && len(fw.q) >= queueLimit && !fw.closed {
+	if stream && fw.writing && len(fw.q) >= queueLimit && !fw.closed {
 		stop := context.AfterFunc(ctx, func() {
 			fw.mu.Lock()
 			fw.room.Broadcast()
@@ -341,7 +341,7 @@ func (fw *frameWriter) put(ctx context.Context, hdr, payload []byte) error {
 	}
 	fw.q = append(fw.q, hdr...)
 	fw.q = append(fw.q, payload...)
-	if ctx == nil && hdr[4] != kindMore { // not an abort
+	if !stream && hdr[4] != kindMore { // not an abort
 		fw.queued++
 	}
 	if !fw.writing {
