@@ -109,6 +109,11 @@ func TestAttack2StoppedWorkerCancelledCall(t *testing.T) {
 		res <- err
 	}()
 	waitInFlight(t, p, 1)
+	// InFlight counts the call once it has a worker, a moment before its
+	// frame is written; cancelled before that, it would never reach the
+	// worker, which would then have no reason to be killed (and would
+	// stay stopped, taking the next call).
+	require.Eventually(t, func() bool { return subprocess.FramesSent(p) == 1 }, 10*time.Second, time.Millisecond)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
 	cause := errors.New("attack2: cancelled while stopped")
 	start := time.Now()
