@@ -87,7 +87,9 @@
 // The worker cancels the context the function runs with (its deadline is
 // the caller's too, whatever its year). If the function has not returned after a grace period
 // ([CancelGrace], 1s by default), the worker and its process group are
-// killed (SIGTERM, then SIGKILL) and replaced. The call returns
+// killed (SIGTERM, then SIGKILL) and replaced; so is a worker that has
+// not read the input of a cancelled call within the grace period (one
+// that was stopped, say). The call returns
 // context.Cause(ctx) in either case, and only after the function has
 // returned or its worker is gone, so a nursery's Wait still means that
 // nothing it started is running.
@@ -107,8 +109,10 @@
 //     because the signal follows the thread, not the process
 //     (golang/go#27505).
 //   - A worker that the pool stops (Close, [MaxTasksPerWorker]) kills its
-//     descendants the same way before it exits; one that crashes or is
-//     killed by the pool has its process group killed once it is reaped.
+//     descendants the same way before it exits; one that has not done so
+//     within [CancelGrace] (a stopped one) is killed, and Close reports
+//     it. One that crashes or is killed by the pool has its process group
+//     killed once it is reaped.
 //   - Programs started with [Command] get SIGKILL when the parent dies.
 //
 // What escapes: a process that left the worker's process group and whose
