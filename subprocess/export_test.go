@@ -19,22 +19,13 @@ func WorkerPids(p *Pool) []int {
 	return pids
 }
 
-// InFlight returns the number of calls the pool's workers are running:
-// calls whose input was sent and whose reply has not arrived. (A call has
-// a worker a moment before its input is sent; cancelled in that moment,
-// it never reaches the worker.)
+// InFlight returns the number of calls the pool's workers are running.
 func InFlight(p *Pool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
 	for w := range p.all {
-		w.mu.Lock()
-		for _, c := range w.pending {
-			if c.sent.Load() {
-				n++
-			}
-		}
-		w.mu.Unlock()
+		n += w.inflight
 	}
 	return n
 }

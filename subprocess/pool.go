@@ -168,9 +168,6 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			h.deadline = d
 		}
 		err = p.send(ctx, w, h, in)
-		if err == nil {
-			c.sent.Store(true)
-		}
 		if errors.Is(err, errSendKilled) {
 			// The worker was killed because ctx ended; the reader
 			// fails the call (or the reply came first).

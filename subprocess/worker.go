@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -47,14 +46,12 @@ type call struct {
 	out  any
 	err  error
 	done chan struct{} // receives once when err (and out) are set
-	sent atomic.Bool   // its input was sent, for tests (InFlight)
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
 func putCall(c *call) {
 	c.out, c.err = nil, nil
-	c.sent.Store(false)
 	callPool.Put(c)
 }
 
