@@ -19,7 +19,9 @@ func WorkerPids(p *Pool) []int {
 	return pids
 }
 
-// InFlight returns the number of calls the pool's workers are running.
+// InFlight returns the number of calls the pool's workers are running,
+// counting each from the moment it has a worker, a moment before its
+// input is sent (see FramesSent).
 func InFlight(p *Pool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
