@@ -110,6 +110,10 @@ type header struct {
 	id       uint64
 	deadline time.Time // kindCall: the zero Time for none
 	name     string    // kindCall: the registered function's name, at most maxName bytes
+	// queued, if not nil, is set once the frame's first piece is queued:
+	// a call from then on reaches the worker or is aborted. For tests
+	// (InFlight).
+	queued *atomic.Bool
 }
 
 // frameWriter writes frames to one stream.
@@ -276,6 +280,9 @@ func (pw *pieceWriter) emit(piece []byte, more bool) error {
 	}
 	if pw.pieces == 0 {
 		fw.reset = false
+		if h.queued != nil {
+			h.queued.Store(true)
+		}
 	}
 	pw.pieces++
 	if !more {

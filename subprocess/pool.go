@@ -163,7 +163,7 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			p.release(w)
 			continue
 		}
-		h := header{kind: kindCall, id: c.id, name: fn}
+		h := header{kind: kindCall, id: c.id, name: fn, queued: &c.queued}
 		if d, ok := ctx.Deadline(); ok {
 			h.deadline = d
 		}

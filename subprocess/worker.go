@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,12 +47,16 @@ type call struct {
 	out  any
 	err  error
 	done chan struct{} // receives once when err (and out) are set
+	// queued is set once the first piece of its input is queued, for
+	// tests (InFlight).
+	queued atomic.Bool
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
 func putCall(c *call) {
 	c.out, c.err = nil, nil
+	c.queued.Store(false)
 	callPool.Put(c)
 }
 
