@@ -110,8 +110,8 @@
 //     (golang/go#27505).
 //   - A worker that the pool stops (Close, [MaxTasksPerWorker]) kills its
 //     descendants the same way before it exits; one that has not done so
-//     within [CancelGrace] (a stopped one) is killed, and Close reports
-//     it. One that crashes or is killed by the pool has its process group
+//     within [CancelGrace] (a stopped one) is killed with its group. One
+//     that crashes or is killed by the pool has its process group
 //     killed once it is reaped.
 //   - Programs started with [Command] get SIGKILL when the parent dies.
 //
