@@ -115,6 +115,9 @@ func TestAttack2StoppedWorkerCancelledCall(t *testing.T) {
 	// stay stopped, taking the next call).
 	require.Eventually(t, func() bool { return subprocess.FramesSent(p) == 1 }, 10*time.Second, time.Millisecond)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	// Cancelled before the stop takes effect, the call would end
+	// normally, leaving a stopped worker to take the next call.
+	require.Eventually(t, func() bool { return procState(pid) == "T" }, 5*time.Second, time.Millisecond)
 	cause := errors.New("attack2: cancelled while stopped")
 	start := time.Now()
 	cancel(cause)
