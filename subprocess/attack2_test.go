@@ -109,7 +109,15 @@ func TestAttack2StoppedWorkerCancelledCall(t *testing.T) {
 		res <- err
 	}()
 	waitInFlight(t, p, 1)
+	// InFlight counts the call once it has a worker, a moment before its
+	// frame is written; cancelled before that, it would never reach the
+	// worker, which would then have no reason to be killed (and would
+	// stay stopped, taking the next call).
+	require.Eventually(t, func() bool { return subprocess.FramesSent(p) == 1 }, 10*time.Second, time.Millisecond)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	// Cancelled before the stop takes effect, the call would end
+	// normally, leaving a stopped worker to take the next call.
+	require.Eventually(t, func() bool { return procState(pid) == "T" }, 5*time.Second, time.Millisecond)
 	cause := errors.New("attack2: cancelled while stopped")
 	start := time.Now()
 	cancel(cause)
@@ -150,6 +158,46 @@ func TestAttack2StoppedWorkerLargeInputCancelled(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		<-res
 		t.Fatal("call with a large input to a stopped worker did not end within 10s of a 300ms deadline")
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	s, err := echo.Call(t.Context(), p, "after")
+	require.NoError(t, err)
+	assert.Equal(t, "after", s)
+}
+
+// TestAttack2StoppedWorkerSmallInputsCancelled stops the worker, then sends
+// it many small inputs at once, more than the pipe and the queue hold,
+// with a short deadline: the calls queued behind the stuck writer, the
+// writer itself and those waiting for room all end soon after their
+// deadline with its cause, and the pool serves on.
+func TestAttack2StoppedWorkerSmallInputsCancelled(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, subprocess.Workers(1), subprocess.CancelGrace(200*time.Millisecond))
+	pid := subprocess.WorkerPids(p)[0]
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	require.Eventually(t, func() bool { return procState(pid) == "T" }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	const n = 100 // 100 inputs of 32 KiB: 3.2 MiB
+	res := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := bigEcho.Call(ctx, p, make([]byte, 32<<10))
+			res <- err
+		}()
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		select {
+		case err := <-res:
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		case <-timeout:
+			syscall.Kill(pid, syscall.SIGKILL)
+			for range n - i {
+				<-res
+			}
+			t.Fatalf("%d of %d calls with small inputs to a stopped worker did not end within 10s of a 300ms deadline", n-i, n)
+		}
 	}
 	syscall.Kill(pid, syscall.SIGCONT)
 	s, err := echo.Call(t.Context(), p, "after")

@@ -87,7 +87,9 @@
 // The worker cancels the context the function runs with (its deadline is
 // the caller's too, whatever its year). If the function has not returned after a grace period
 // ([CancelGrace], 1s by default), the worker and its process group are
-// killed (SIGTERM, then SIGKILL) and replaced. The call returns
+// killed (SIGTERM, then SIGKILL) and replaced; so is a worker that has
+// not read the input of a cancelled call within the grace period (one
+// that was stopped, say). The call returns
 // context.Cause(ctx) in either case, and only after the function has
 // returned or its worker is gone, so a nursery's Wait still means that
 // nothing it started is running.
@@ -101,21 +103,28 @@
 //     with SIGKILL leaves none behind: it then kills every process below
 //     it in the process tree (found in /proc, whatever their process group:
 //     the programs its functions started with plain os/exec, and theirs),
-//     its group, and itself. The OS thread that starts a worker stays
-//     locked until it is reaped, because the signal follows the thread,
-//     not the process (golang/go#27505).
+//     its group, and itself. The signal is SIGCONT, which also resumes a
+//     worker that was stopped (SIGSTOP, SIGTSTP) when its parent died.
+//     The OS thread that starts a worker stays locked until it is reaped,
+//     because the signal follows the thread, not the process
+//     (golang/go#27505).
 //   - A worker that the pool stops (Close, [MaxTasksPerWorker]) kills its
-//     descendants the same way before it exits; one that crashes or is
-//     killed by the pool has its process group killed once it is reaped.
+//     descendants the same way before it exits; one that has not done so
+//     within [CancelGrace] (a stopped one) is killed with its group. One
+//     that crashes or is killed by the pool has its process group
+//     killed once it is reaped.
 //   - Programs started with [Command] get SIGKILL when the parent dies.
 //
 // What escapes: a process that left the worker's process group and whose
 // parent exited before the worker died (a daemon that double-forks and
 // calls setsid) is no longer below the worker and survives; so do the
 // programs of a worker that crashed or was killed, if they left its
-// group. Elsewhere on Unix there is no parent-death signal: a worker
+// group. A worker frozen (a cgroup freezer) when its parent dies, or
+// stopped again after that, survives with its descendants until it is
+// thawed or continued, and then takes them down. Elsewhere on Unix there is no parent-death signal: a worker
 // learns of its parent's death when its pipe from the parent ends, and
-// then kills its process group (not processes that left it) and exits.
+// then kills its process group (not processes that left it) and exits; a
+// worker stopped when its parent dies does so only once it is continued.
 //
 // # Other transports
 //

@@ -19,13 +19,23 @@ func WorkerPids(p *Pool) []int {
 	return pids
 }
 
-// InFlight returns the number of calls the pool's workers are running.
+// InFlight returns the number of calls the pool's workers are running:
+// calls that have not been answered and whose input has started on its
+// way (its first piece is queued: from then on the call reaches the
+// worker, or is aborted piece by piece if cancelled). A call has a worker
+// a moment before that; cancelled in that moment, it never reaches it.
 func InFlight(p *Pool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
 	for w := range p.all {
-		n += w.inflight
+		w.mu.Lock()
+		for _, c := range w.pending {
+			if c.queued.Load() {
+				n++
+			}
+		}
+		w.mu.Unlock()
 	}
 	return n
 }

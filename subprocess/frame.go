@@ -110,6 +110,10 @@ type header struct {
 	id       uint64
 	deadline time.Time // kindCall: the zero Time for none
 	name     string    // kindCall: the registered function's name, at most maxName bytes
+	// queued, if not nil, is set once the frame's first piece is queued:
+	// a call from then on reaches the worker or is aborted. For tests
+	// (InFlight).
+	queued *atomic.Bool
 }
 
 // frameWriter writes frames to one stream.
@@ -187,7 +191,7 @@ func (fw *frameWriter) send(ctx context.Context, h header, v any) error {
 	pw.pend = pw.pend[:0]
 	if err != nil {
 		if pw.pieces > 0 && !errors.Is(err, errWriterClosed) {
-			fw.put(appendHeader(nil, header{kind: kindMore, id: h.id}, flagAbort), nil, false)
+			fw.put(ctx, appendHeader(nil, header{kind: kindMore, id: h.id}, flagAbort), nil, false)
 		}
 		fw.newEncoder()
 		if pw.err != nil {
@@ -271,11 +275,14 @@ func (pw *pieceWriter) emit(piece []byte, more bool) error {
 		flags |= flagMore
 	}
 	var hb [headerSize + callHeader]byte
-	if err := fw.put(appendHeader(hb[:0], h, flags), piece, false); err != nil {
+	if err := fw.put(pw.ctx, appendHeader(hb[:0], h, flags), piece, true); err != nil {
 		return err
 	}
 	if pw.pieces == 0 {
 		fw.reset = false
+		if h.queued != nil {
+			h.queued.Store(true)
+		}
 	}
 	pw.pieces++
 	if !more {
@@ -290,7 +297,7 @@ func (pw *pieceWriter) emit(piece []byte, more bool) error {
 // request, the hello. Its payload is raw bytes.
 func (fw *frameWriter) sendPriority(kind byte, id uint64, payload []byte) error {
 	var hb [headerSize]byte
-	if err := fw.put(appendHeader(hb[:0], header{kind: kind, id: id}, 0), payload, true); err != nil {
+	if err := fw.put(context.Background(), appendHeader(hb[:0], header{kind: kind, id: id}, 0), payload, false); err != nil {
 		return err
 	}
 	fw.mu.Lock()
@@ -310,22 +317,38 @@ func (fw *frameWriter) sendCancel(id uint64, cause error) error {
 }
 
 // put queues one frame (or piece): its header, whose length field it
-// fills in, and payload. It writes the queue if no one else is.
-func (fw *frameWriter) put(hdr, payload []byte, priority bool) error {
+// fills in, and payload. It writes the queue if no one else is. A stream
+// piece (stream) waits for room in the queue, and returns
+// errSendCancelled if ctx ends meanwhile: the writer may be stuck for good
+// (the peer stopped reading), and the sender must not wait with it. Other
+// frames never wait for room: they are small, and one per frame at most
+// (a priority frame, or the abort that ends a cancelled frame).
+func (fw *frameWriter) put(ctx context.Context, hdr, payload []byte, stream bool) error {
 	binary.BigEndian.PutUint32(hdr, uint32(len(hdr)-4+len(payload)))
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	for !priority && fw.writing && len(fw.q) >= queueLimit && !fw.closed {
-		fw.waiting++
-		fw.room.Wait()
-		fw.waiting--
+	if stream && fw.writing && len(fw.q) >= queueLimit && !fw.closed {
+		stop := context.AfterFunc(ctx, func() {
+			fw.mu.Lock()
+			fw.room.Broadcast()
+			fw.mu.Unlock()
+		})
+		defer stop()
+		for fw.writing && len(fw.q) >= queueLimit && !fw.closed {
+			if ctx.Err() != nil {
+				return errSendCancelled
+			}
+			fw.waiting++
+			fw.room.Wait()
+			fw.waiting--
+		}
 	}
 	if fw.closed {
 		return errWriterClosed
 	}
 	fw.q = append(fw.q, hdr...)
 	fw.q = append(fw.q, payload...)
-	if priority {
+	if !stream && hdr[4] != kindMore { // not an abort
 		fw.queued++
 	}
 	if !fw.writing {

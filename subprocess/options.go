@@ -112,7 +112,10 @@ func StderrTail(n int) Option {
 // SIGTERM, then, after the same grace again, SIGKILL) and replaced: the
 // cancelled call returns its context's cause, and the other calls that
 // worker was running fail with a *[CrashError] saying why. The same grace
-// bounds how long a stopping worker may take to exit. It panics if d <= 0.
+// bounds how long a stopping worker (Close, [MaxTasksPerWorker]) may take
+// to finish (then it is killed the same way), and how long a call may stay
+// stuck sending its input after its context ended (then its worker is
+// killed as if its function had not returned). It panics if d <= 0.
 func CancelGrace(d time.Duration) Option {
 	if d <= 0 {
 		panic("subprocess: CancelGrace(d) with d <= 0")

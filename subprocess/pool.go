@@ -163,11 +163,20 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 			p.release(w)
 			continue
 		}
-		h := header{kind: kindCall, id: c.id, name: fn}
+		h := header{kind: kindCall, id: c.id, name: fn, queued: &c.queued}
 		if d, ok := ctx.Deadline(); ok {
 			h.deadline = d
 		}
-		if err := w.fw.send(ctx, h, in); err != nil {
+		err = p.send(ctx, w, h, in)
+		if errors.Is(err, errSendKilled) {
+			// The worker was killed because ctx ended; the reader
+			// fails the call (or the reply came first).
+			<-c.done
+			p.release(w)
+			putCall(c)
+			return context.Cause(ctx)
+		}
+		if err != nil {
 			if w.unregister(c) {
 				p.release(w)
 				putCall(c)
@@ -185,6 +194,43 @@ func (p *Pool) Invoke(ctx context.Context, fn string, in, out any) error {
 	}
 }
 
+// send sends a call's input. If ctx ends while the input is being sent and
+// the send has not finished within the grace period, the worker is killed
+// as if its function had not returned: the sender may be the writer, stuck
+// writing to a worker that does not read (one stopped with SIGSTOP), which
+// no context can interrupt (and which holds up every sender behind it).
+func (p *Pool) send(ctx context.Context, w *worker, h header, in any) error {
+	if ctx.Done() == nil {
+		return w.fw.send(ctx, h, in)
+	}
+	sent := make(chan struct{})
+	watched := make(chan struct{})
+	killed := false // written by the watch before it closes watched
+	stop := context.AfterFunc(ctx, func() {
+		defer close(watched)
+		t := time.NewTimer(p.cfg.grace)
+		defer t.Stop()
+		select {
+		case <-sent:
+		case <-t.C:
+			killed = true
+			w.kill(fmt.Sprintf("the input of %s could not be sent within %v of its cancellation", h.name, p.cfg.grace))
+		}
+	})
+	err := w.fw.send(ctx, h, in)
+	close(sent)
+	if !stop() {
+		<-watched // the watch ran: let it finish, killing or not
+		if killed {
+			return errSendKilled
+		}
+	}
+	return err
+}
+
+// errSendKilled is returned by Pool.send when it killed the worker.
+var errSendKilled = errors.New("subprocess: worker killed while the input was sent")
+
 // wait waits for the call's reply; see Func.Call for the rules.
 func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 	select {
@@ -192,6 +238,13 @@ func (p *Pool) wait(ctx context.Context, w *worker, c *call) error {
 		err := c.err
 		p.release(w)
 		putCall(c)
+		var ce *CrashError
+		if ctx.Err() != nil && errors.As(err, &ce) {
+			// The worker died after the call was cancelled,
+			// perhaps killed for it (a call stuck sending its
+			// input): a cancelled call returns its cause.
+			return context.Cause(ctx)
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -298,12 +351,34 @@ func (p *Pool) retireLocked(w *worker) {
 }
 
 // stopLocked asks an idle worker to exit by closing its stream; its reader
-// then waits for it to exit and reaps it.
+// then waits for it to exit and reaps it. A worker that has not closed its
+// stream back within the grace period (one stopped with SIGSTOP never
+// will) is terminated: its reader would otherwise wait for ever, and Close
+// with it. Once the worker has closed its stream, the reader gives it the
+// grace again to exit.
 func (p *Pool) stopLocked(w *worker) {
-	if !w.stopping {
-		w.stopping = true
-		w.fw.close()
+	if w.stopping {
+		return
 	}
+	w.stopping = true
+	w.fw.close()
+	// Every caller runs while the worker's reader is alive (it is the
+	// reader, or the reader sets stopping before it ends), so the
+	// WaitGroup's count is above zero here.
+	p.wg.Go(func() {
+		t := time.NewTimer(p.cfg.grace)
+		defer t.Stop()
+		select {
+		case <-w.ended:
+		case <-t.C:
+			// Like a worker that does not exit once its stream
+			// has ended (see worker.read), this is not an error
+			// of Close's: on a loaded machine a worker may just be
+			// slow to finish.
+			w.setReason(fmt.Sprintf("worker did not finish within %v of being told to stop", p.cfg.grace))
+			w.terminate()
+		}
+	})
 }
 
 func (p *Pool) broadcastLocked() {

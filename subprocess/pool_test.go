@@ -269,6 +269,10 @@ func TestCancelStuckCallKillsWorker(t *testing.T) {
 		res <- err
 	}()
 	waitInFlight(t, p, 1)
+	// InFlight counts the call once it has a worker, a moment before its
+	// frame is written; cancelled in that moment, it never reaches the
+	// worker, which is then rightly not killed.
+	require.Eventually(t, func() bool { return subprocess.FramesSent(p) == 1 }, 10*time.Second, time.Millisecond)
 	cancel(cause)
 	select {
 	case err := <-res:

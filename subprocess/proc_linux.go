@@ -16,13 +16,18 @@ import (
 func setPdeathsig(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
 
 // workerAttr is groupAttr for a worker, whose parent-death signal is
-// SIGHUP: the worker catches it (see watchParent) to kill the programs its
-// functions started before it exits, which SIGKILL would not let it do.
-// (Workers run in process groups of their own, so a terminal's hangup
-// does not reach them.)
+// SIGCONT. The worker catches it (see watchParent) to kill the programs its
+// functions started before it exits, which SIGKILL would not let it do;
+// and SIGCONT, unlike any other catchable signal, also resumes a worker
+// that was stopped (SIGSTOP, SIGTSTP) when its parent died, which would
+// otherwise never run its handler and survive, stopped, for ever. (The
+// kernel's own rescue of an orphaned process group with a stopped member,
+// SIGHUP then SIGCONT, comes only if the stop had completed in every
+// thread of the worker when the parent died, which a Go program's many
+// threads make a race.)
 func workerAttr() *syscall.SysProcAttr {
 	a := groupAttr()
-	a.Pdeathsig = syscall.SIGHUP
+	a.Pdeathsig = syscall.SIGCONT
 	return a
 }
 

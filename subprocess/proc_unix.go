@@ -82,29 +82,36 @@ func workerFiles() (r, w *os.File, err error) {
 var parentPid int
 
 // watchParent makes the worker take its process tree down with it when
-// its parent dies. On Linux the parent's death sends SIGHUP (see
-// workerAttr); a SIGHUP from anyone else takes its default action, as if
-// it were not caught. serve calls orphaned too when the stream from the
-// parent ends and the parent is gone, which is how workers elsewhere learn
-// of it. SIGTERM, which the pool sends to stop a worker, is not caught:
-// it ends the worker at once, and the pool then kills the worker's group.
+// its parent dies. On Linux the parent's death sends SIGCONT (see
+// workerAttr), which resumes a stopped worker; a SIGCONT from anyone else
+// changes nothing. A SIGHUP (the kernel sends it to an orphaned process
+// group with a stopped member) is handled the same way if the parent is
+// gone, and otherwise takes its default action, as if it were not caught.
+// serve calls orphaned too when the stream from the parent ends and the
+// parent is gone, which is how workers elsewhere learn of it. SIGTERM,
+// which the pool sends to stop a worker, is not caught: it ends the
+// worker at once, and the pool then kills the worker's group.
 func watchParent() {
 	parentPid = os.Getppid()
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGCONT)
 	go func() {
-		<-ch
-		// The signal comes when the thread that started the worker
-		// exits, which may be a moment before its whole process has
-		// gone (until then the worker still has it for a parent).
-		for range 200 {
-			if parentGone() {
-				orphaned()
+		for sig := range ch {
+			// The signal comes when the thread that started the
+			// worker exits, which may be a moment before its whole
+			// process has gone (until then the worker still has it
+			// for a parent).
+			for range 200 {
+				if parentGone() {
+					orphaned()
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
-			time.Sleep(10 * time.Millisecond)
+			if sig == syscall.SIGHUP {
+				signal.Reset(syscall.SIGHUP)
+				syscall.Kill(os.Getpid(), syscall.SIGHUP)
+			}
 		}
-		signal.Reset(syscall.SIGHUP)
-		syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	}()
 }
 

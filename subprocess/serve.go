@@ -106,6 +106,10 @@ func serve(r io.Reader, w io.WriteCloser) int {
 			// with the worker, even out of its process group (which
 			// the pool kills when it has reaped the worker).
 			killDescendants()
+			// Tell the pool, which gives a stopping worker a
+			// grace period to do so, that it is done; exiting
+			// may take longer (a race-enabled build sleeps 1s).
+			s.fw.close()
 			if err == io.EOF {
 				return 0
 			}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type worker struct {
 	fr     *frameReader
 	rpipe  *os.File
 	exited chan struct{} // closed once the process has been reaped
+	ended  chan struct{} // closed once its stream to the parent has ended
 
 	// Guarded by p.mu.
 	inflight int  // calls acquired and not released
@@ -45,12 +47,16 @@ type call struct {
 	out  any
 	err  error
 	done chan struct{} // receives once when err (and out) are set
+	// queued is set once the first piece of its input is queued, for
+	// tests (InFlight).
+	queued atomic.Bool
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
 func putCall(c *call) {
 	c.out, c.err = nil, nil
+	c.queued.Store(false)
 	callPool.Put(c)
 }
 
@@ -69,6 +75,7 @@ func (p *Pool) newWorker() (*worker, error) {
 	w := &worker{
 		p:       p,
 		exited:  make(chan struct{}),
+		ended:   make(chan struct{}),
 		pending: make(map[uint64]*call),
 		rpipe:   fromR,
 	}
@@ -122,6 +129,17 @@ func (p *Pool) newWorker() (*worker, error) {
 	}
 	if err != nil {
 		w.fw.close()
+		if errors.Is(err, io.EOF) {
+			// The worker closed its stream: it is exiting, perhaps
+			// after saying why on its standard error. Let it, for
+			// a grace period, so that the error can quote it.
+			t := time.NewTimer(p.cfg.grace)
+			select {
+			case <-w.exited:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		w.signal(true)
 		<-w.exited
 		fromR.Close()
@@ -140,21 +158,27 @@ func (p *Pool) newWorker() (*worker, error) {
 
 // startError explains why a worker never became ready.
 func (w *worker) startError(err error, timedOut bool) error {
-	var msg string
+	var msg, line string
+	if w.tail != nil {
+		line = lastLine(w.tail.String())
+	}
 	switch ps := w.cmd.ProcessState; {
 	case timedOut:
 		msg = fmt.Sprintf("was not ready within %v", w.p.cfg.startTimeout)
 	case w.p.ctx.Err() != nil:
 		return fmt.Errorf("%w: %w", ErrPoolClosed, context.Cause(w.p.ctx))
 	case errors.Is(err, io.EOF) && ps != nil:
-		msg = "exited (" + ps.String() + ") before it was ready; is subprocess.Main() the first call in main (and in TestMain)?"
-	default:
+		msg = "exited (" + ps.String() + ") before it was ready"
+		if !strings.HasPrefix(line, "subprocess: ") { // not Main's own complaint
+			msg += "; is subprocess.Main() the first call in main (and in TestMain)?"
+		}
+	case strings.HasPrefix(err.Error(), "subprocess: "): // a protocol error
+		msg = "failed before it was ready: " + strings.TrimPrefix(err.Error(), "subprocess: ")
+	default: // checkHello's, which reads after "worker N"
 		msg = err.Error()
 	}
-	if w.tail != nil {
-		if line := lastLine(w.tail.String()); line != "" {
-			msg += "; stderr: " + line
-		}
+	if line != "" {
+		msg += "; stderr: " + line
 	}
 	return fmt.Errorf("subprocess: worker %d %s", w.pid, msg)
 }
@@ -266,6 +290,7 @@ func (w *worker) read() {
 	p := w.p
 	defer p.wg.Done()
 	err := w.readLoop()
+	close(w.ended)
 	p.lost(w)
 	w.fw.close()
 	if err != io.EOF && err != io.ErrUnexpectedEOF {
