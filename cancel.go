@@ -88,6 +88,31 @@ func isCancellation(err error, ctx context.Context) bool {
 	return passesOn(err, cerr, cause)
 }
 
+// withoutCancellation returns err without the parts of its join that only
+// pass ctx's cancellation on: a nested nursery's Wait, interrupted by this
+// nursery's own cancellation, reports real failures joined with that
+// cancellation, whose cause this nursery has reported already — or, if it
+// came from above, reports once itself. It never changes err: it makes a
+// new join of the parts kept (the same error if nothing is dropped).
+// Errors wrapped around the join are left as they are.
+func withoutCancellation(err error, ctx context.Context) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok || ctx.Err() == nil {
+		return err
+	}
+	parts := j.Unwrap()
+	keep := make([]error, 0, len(parts))
+	for _, p := range parts {
+		if p != nil && !isCancellation(p, ctx) {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == len(parts) || len(keep) == 0 {
+		return err
+	}
+	return join(keep)
+}
+
 // passesOn is isCancellation's walk over err.
 func passesOn(err, cerr, cause error) bool {
 	if cause != nil && err == cause {

@@ -97,7 +97,9 @@ func TestNestedRunBodyPassesOuterCause(t *testing.T) {
 				assert.Equal(t, "a: x", err.Error())
 				return
 			}
-			assert.Equal(t, "a: x\nb: inner: inner body\nx", err.Error())
+			// The cause the inner body passed on, joined with its own
+			// failure, is the outer's own failure: reported once.
+			assert.Equal(t, "a: x\nb: inner: inner body", err.Error())
 		})
 	}
 }
@@ -134,4 +136,42 @@ func TestPanicsAsErrorsCollectErrorsBody(t *testing.T) {
 		}, nursery.PanicsAsErrors(), nursery.CollectErrors())
 	}()
 	assert.Nil(t, <-done)
+}
+
+// A nested nursery interrupted by the outer one's own failure reports its
+// real failure joined with that cancellation; the outer reports the real
+// failure and its own failure once each (found by FuzzTree: the outer's
+// failure came back a second time inside the nested error).
+func TestNestedErrorWithOuterCauseReportedOnce(t *testing.T) {
+	t.Parallel()
+	errA, errB := errors.New("a"), errors.New("b")
+	for range 200 {
+		err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+			innerStarted := make(chan struct{}, 2)
+			n.Go(func(ctx context.Context) error {
+				return nursery.Run(ctx, func(inner *nursery.Nursery) error {
+					inner.Go(func(ctx context.Context) error {
+						innerStarted <- struct{}{}
+						<-ctx.Done() // the outer's failure cancels it
+						return errB  // ... and it fails on its own too
+					})
+					inner.Go(func(ctx context.Context) error {
+						innerStarted <- struct{}{}
+						<-ctx.Done()
+						return context.Cause(ctx) // passes errA on
+					})
+					return nil
+				})
+			})
+			n.Go(func(context.Context) error {
+				<-innerStarted
+				<-innerStarted
+				return errA
+			})
+			return nil
+		})
+		require.ErrorIs(t, err, errA)
+		require.ErrorIs(t, err, errB)
+		require.Len(t, leaves(err), 2, "each failure once: %q", err)
+	}
 }

@@ -184,6 +184,9 @@ func (n *Nursery) settleBody(err error, done bool) {
 		n.interruptedBy(nil)
 		return
 	}
+	if done {
+		err = withoutCancellation(err, n.ctx)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f := n.failuresLocked()
@@ -539,6 +542,8 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 	case err == nil:
 	case done && isCancellation(err, ctx):
 		n.interruptedBy(t)
+	case done:
+		n.fail(withoutCancellation(err, ctx), it.tc, false)
 	default:
 		n.fail(err, it.tc, false)
 	}
