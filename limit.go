@@ -14,9 +14,8 @@ import (
 // the limit; without one, a pool's size is the only bound). Go waits for
 // room while the running and queued tasks reach bound (2k with a limit: k
 // running, k waiting; a pool's workers plus its queue without) — from
-// whichever goroutine it is
-// called: a task of this nursery, of another, a Start service, or none.
-// Neither can deadlock, because of the rule in blocking.go: a task blocked
+// whichever goroutine it is called: a task of this nursery, of another, a
+// Start service, or none. Neither can deadlock, because of the rule in blocking.go: a task blocked
 // in one of the library's waits, including Go waiting for room, gives its
 // slot back and takes it again before it goes on. Whatever it waits for
 // can therefore run.
@@ -39,8 +38,7 @@ type limiter struct {
 	mu       sync.Mutex
 	queue    ring[item]
 	active   int       // slots held: tasks running, not blocked in a library wait
-	parked   int       // tasks that gave their slot back in a library wait
-	resumers int       // parked tasks whose wait is over, waiting for a slot
+	resumers int       // tasks whose library wait is over, waiting for a slot
 	grants   int       // slots given to resumers and not yet taken
 	resume   sync.Cond // resumers wait here
 	starting int       // runners on their way to the queue: woken, started or requested
@@ -222,7 +220,8 @@ func (l *limiter) startRunners(count int) {
 func (l *limiter) refused(err error) {
 	l.mu.Lock()
 	l.starting--
-	// Parked tasks do not count: they may be waiting for a queued task.
+	// Tasks blocked in a library wait do not count: they may be waiting
+	// for a queued task.
 	orphaned := l.pool != nil || l.starting == 0 && l.active == 0
 	l.mu.Unlock()
 	if orphaned {
@@ -363,7 +362,6 @@ func (l *limiter) runJob() {
 func (l *limiter) release() {
 	l.mu.Lock()
 	l.active--
-	l.parked++
 	start := l.kick()
 	l.mu.Unlock()
 	l.startRunners(start)
@@ -381,7 +379,6 @@ func (l *limiter) reacquire() {
 		}
 		l.grants--
 	}
-	l.parked--
 	l.mu.Unlock()
 }
 

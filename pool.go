@@ -400,8 +400,10 @@ func (p *Pool) run(w *worker) {
 // is idempotent and returns nil. It panics if called from one of the
 // pool's own tasks, which it would otherwise wait for forever.
 func (p *Pool) Close() error {
-	if c := carriers.current(); c != nil && c.pool == p {
-		panic("nursery: Pool.Close called from one of the pool's tasks")
+	for c := carriers.current(); c != nil; c = c.prev {
+		if c.pool == p {
+			panic("nursery: Pool.Close called from one of the pool's tasks")
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
