@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/structured-go/nursery"
-	"github.com/structured-go/nursery/subprocess"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/subprocess"
 )
 
 func newPool(t *testing.T, opts ...subprocess.Option) *subprocess.Pool {
