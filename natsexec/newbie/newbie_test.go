@@ -1,0 +1,235 @@
+// Package newbie exercises natsexec from its README and package docs alone:
+// a worker and a pool over an embedded NATS server configured with the
+// permissions the README lists.
+package newbie
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/natsexec"
+	"github.com/structured-go/nursery/subprocess"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	subprocess.Main() // harmless here: no subprocess.Pool, but the docs' habit
+	goleak.VerifyTestMain(m)
+}
+
+var ErrBadWord = subprocess.RegisterError("newbie.nats.ErrBadWord", errors.New("bad word"))
+
+var upper = subprocess.Register("newbie.nats.upper", func(ctx context.Context, s string) (string, error) {
+	if strings.Contains(s, "darn") {
+		return "", fmt.Errorf("upper %q: %w", s, ErrBadWord)
+	}
+	return strings.ToUpper(s), nil
+})
+
+// blowup returns a result or an error of the size asked for.
+var blowup = subprocess.Register("newbie.nats.blowup", func(ctx context.Context, n int) ([]byte, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Repeat("x", -n), ErrBadWord)
+	}
+	return make([]byte, n), nil
+})
+
+var (
+	causeMu   sync.Mutex
+	seenCause error
+)
+
+var waitCancel = subprocess.Register("newbie.nats.waitCancel", func(ctx context.Context, _ int) (int, error) {
+	<-ctx.Done()
+	causeMu.Lock()
+	seenCause = context.Cause(ctx)
+	causeMu.Unlock()
+	return 0, context.Cause(ctx)
+})
+
+const maxPayload = 64 << 10
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	perm := func(pub, sub []string) *server.Permissions {
+		return &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: pub},
+			Subscribe: &server.SubjectPermission{Allow: sub},
+		}
+	}
+	opts := &server.Options{
+		Host:       "127.0.0.1",
+		Port:       -1,
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: maxPayload,
+		Users: []*server.User{
+			{Username: "worker", Password: "wp", Permissions: perm(
+				[]string{"nursery.hb", "_INBOX.>"}, []string{"nursery.w.*", "nursery.ping"})},
+			{Username: "pool", Password: "pp", Permissions: perm(
+				[]string{"nursery.w.*", "nursery.ping"}, []string{"nursery.hb", "_INBOX.>"})},
+			{Username: "other", Password: "op", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Deny: []string{"nursery.>", "_INBOX.>"}},
+				Subscribe: &server.SubjectPermission{Deny: []string{"nursery.>", "_INBOX.>"}},
+			}},
+		},
+	}
+	s, err := server.NewServer(opts)
+	require.NoError(t, err)
+	go s.Start()
+	require.True(t, s.ReadyForConnections(5*time.Second))
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+func connect(t *testing.T, s *server.Server, user, pass string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(user, pass), nats.MaxReconnects(-1))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// startWorker runs Serve in this process (the docs: "A worker is any process
+// of the program that calls Serve").
+func startWorker(t *testing.T, s *server.Server) {
+	t.Helper()
+	nc := connect(t, s, "worker", "wp")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- natsexec.Serve(ctx, nc, natsexec.WorkerName("w1"), natsexec.Concurrency(4)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("Serve did not return")
+		}
+	})
+}
+
+func newPool(t *testing.T, nc *nats.Conn, opts ...natsexec.PoolOption) *natsexec.Pool {
+	t.Helper()
+	p, err := natsexec.NewPool(nc, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close()) })
+	return p
+}
+
+func TestCallsWithPermissions(t *testing.T) {
+	s := startServer(t)
+	startWorker(t, s)
+	pool := newPool(t, connect(t, s, "pool", "pp"))
+
+	ctx := context.Background()
+	words := []string{"alpha", "beta", "gamma", "delta", "eps"}
+	var tasks []*nursery.Task[string]
+	err := nursery.Run(ctx, func(n *nursery.Nursery) error {
+		for _, w := range words {
+			tasks = append(tasks, upper.Spawn(n, pool, w))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for i, tk := range tasks {
+		v, err := tk.Wait()
+		require.NoError(t, err)
+		assert.Equal(t, strings.ToUpper(words[i]), v)
+	}
+
+	// Errors and sentinels, as from a subprocess.Pool.
+	_, err = upper.Call(ctx, pool, "oh darn")
+	assert.ErrorIs(t, err, ErrBadWord)
+	var re *subprocess.RemoteError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, `upper "oh darn": bad word`, re.Message)
+
+	// Unknown function.
+	err = pool.Invoke(ctx, "newbie.nats.nope", 1, nil)
+	assert.ErrorIs(t, err, subprocess.ErrUnknownFunc)
+}
+
+// "An input, result or error above the NATS server's max_payload fails the
+// call at once with an error matching ErrTooLarge, and is never retried; an
+// error too large arrives cut short, keeping its sentinels."
+func TestTooLarge(t *testing.T) {
+	s := startServer(t)
+	startWorker(t, s)
+	pool := newPool(t, connect(t, s, "pool", "pp"))
+	ctx := context.Background()
+
+	// Warm up so that the worker is known.
+	_, err := upper.Call(ctx, pool, "x")
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = upper.Call(ctx, pool, strings.Repeat("a", 2*maxPayload))
+	assert.ErrorIs(t, err, natsexec.ErrTooLarge, "input too large: %v", err)
+	assert.Less(t, time.Since(start), 500*time.Millisecond, "fails at once")
+
+	// Just under the limit by raw size, but gob adds framing: still OK or
+	// ErrTooLarge, never anything else.
+	_, err = upper.Call(ctx, pool, strings.Repeat("a", maxPayload-200))
+	if err != nil {
+		assert.ErrorIs(t, err, natsexec.ErrTooLarge)
+	}
+
+	_, err = blowup.Call(ctx, pool, 2*maxPayload)
+	assert.ErrorIs(t, err, natsexec.ErrTooLarge, "result too large: %v", err)
+	t.Logf("result too large: %v", err)
+
+	_, err = blowup.Call(ctx, pool, -2*maxPayload)
+	assert.ErrorIs(t, err, natsexec.ErrTooLarge, "error too large: %v", err)
+	assert.ErrorIs(t, err, ErrBadWord, "keeps its sentinels")
+	if err != nil {
+		assert.Less(t, len(err.Error()), maxPayload)
+	}
+
+	// The pool still works.
+	v, err := upper.Call(ctx, pool, "ok")
+	require.NoError(t, err)
+	assert.Equal(t, "OK", v)
+}
+
+// "the function's context is cancelled with the caller's cause, and the call
+// returns that cause once the worker has replied"
+func TestCancelCause(t *testing.T) {
+	s := startServer(t)
+	startWorker(t, s)
+	pool := newPool(t, connect(t, s, "pool", "pp"))
+	cause := errors.New("caller lost interest")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(cause) })
+	_, err := waitCancel.Call(ctx, pool, 0)
+	assert.ErrorIs(t, err, cause)
+	causeMu.Lock()
+	got := seenCause
+	causeMu.Unlock()
+	require.Error(t, got, "the worker's function saw a cancellation")
+	assert.Equal(t, cause.Error(), got.Error(), "worker-side cause has the caller's text")
+}
+
+// An outsider with the "anyone else" permissions cannot run a function.
+func TestOutsiderCannotCall(t *testing.T) {
+	s := startServer(t)
+	startWorker(t, s)
+	nc := connect(t, s, "other", "op")
+	pool := newPool(t, nc, natsexec.Lease(time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := upper.Call(ctx, pool, "hello")
+	require.Error(t, err)
+	t.Logf("outsider: %v", err)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "fails on its own, not by our timeout")
+}
