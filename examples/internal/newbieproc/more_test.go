@@ -9,10 +9,10 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/structured-go/nursery"
-	"github.com/structured-go/nursery/subprocess"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/subprocess"
 )
 
 type Info struct {

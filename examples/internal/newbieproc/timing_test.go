@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/structured-go/nursery/subprocess"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/structured-go/nursery/subprocess"
 )
 
 // Found while writing these tests: under -race, every Pool.Close took ~1s
