@@ -181,6 +181,13 @@ func TestTooLarge(t *testing.T) {
 	// Just under the limit by raw size, but gob adds framing: still OK or
 	// ErrTooLarge, never anything else.
 	_, err = upper.Call(ctx, pool, strings.Repeat("a", maxPayload-200))
+	t.Logf("input of max_payload-200 bytes: %v", err)
+	if err != nil {
+		assert.ErrorIs(t, err, natsexec.ErrTooLarge)
+	}
+	// A result just under max_payload.
+	_, err = blowup.Call(ctx, pool, maxPayload-200)
+	t.Logf("result of max_payload-200 bytes: %v", err)
 	if err != nil {
 		assert.ErrorIs(t, err, natsexec.ErrTooLarge)
 	}
@@ -193,7 +200,9 @@ func TestTooLarge(t *testing.T) {
 	assert.ErrorIs(t, err, natsexec.ErrTooLarge, "error too large: %v", err)
 	assert.ErrorIs(t, err, ErrBadWord, "keeps its sentinels")
 	if err != nil {
-		assert.Less(t, len(err.Error()), maxPayload)
+		// README: "an error too large arrives cut short (its first KiB, its sentinels kept)"
+		assert.Less(t, len(err.Error()), 4<<10, "cut to about a KiB")
+		t.Logf("error too large: %d bytes, ends %q", len(err.Error()), err.Error()[max(0, len(err.Error())-150):])
 	}
 
 	// The pool still works.
@@ -232,4 +241,62 @@ func TestOutsiderCannotCall(t *testing.T) {
 	require.Error(t, err)
 	t.Logf("outsider: %v", err)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded, "fails on its own, not by our timeout")
+	assert.ErrorIs(t, err, natsexec.ErrNoWorkers)
+}
+
+var stubborn = subprocess.Register("newbie.nats.stubborn", func(ctx context.Context, ms int) (string, error) {
+	select {
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+		return "finished", nil
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+})
+
+var remaining = subprocess.Register("newbie.nats.remaining", func(ctx context.Context, _ int) (time.Duration, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return -1, nil
+	}
+	return time.Until(d), nil
+})
+
+// "When ctx is done, Serve stops taking calls, lets the running calls finish
+// for up to ShutdownGrace, then cancels their contexts with ErrWorkerStopped
+// as the cause"; the error of a call that returns it matches it.
+func TestWorkerShutdown(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s, "worker", "wp")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- natsexec.Serve(ctx, nc, natsexec.WorkerName("short"), natsexec.ShutdownGrace(300*time.Millisecond))
+	}()
+	pool := newPool(t, connect(t, s, "pool", "pp"))
+
+	var wg sync.WaitGroup
+	var quickV, slowV string
+	var quickErr, slowErr error
+	wg.Go(func() { quickV, quickErr = stubborn.Call(context.Background(), pool, 100) })
+	wg.Go(func() { slowV, slowErr = stubborn.Call(context.Background(), pool, 30000) })
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	wg.Wait()
+	assert.NoError(t, quickErr)
+	assert.Equal(t, "finished", quickV)
+	assert.ErrorIs(t, slowErr, natsexec.ErrWorkerStopped, "slow call: %q %v", slowV, slowErr)
+
+	// The deadline travels as time left.
+	startWorker(t, s)
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Hour)
+	defer dcancel()
+	left, err := remaining.Call(dctx, pool, 0)
+	require.NoError(t, err)
+	assert.InDelta(t, time.Hour.Seconds(), left.Seconds(), 5)
 }
