@@ -300,3 +300,51 @@ func TestWorkerShutdown(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, time.Hour.Seconds(), left.Seconds(), 5)
 }
+
+var boom = subprocess.Register("newbie.nats.boom", func(ctx context.Context, s string) (int, error) {
+	panic("boom: " + s)
+})
+
+var deaf = subprocess.Register("newbie.nats.deaf", func(ctx context.Context, ms int) (int, error) {
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	return ms, nil
+})
+
+// Panics, as from a subprocess.Pool; Close lets calls in flight finish; a
+// call whose function ignores its context returns after CancelGrace.
+func TestPanicCloseAndCancelGrace(t *testing.T) {
+	s := startServer(t)
+	startWorker(t, s)
+	pool, err := natsexec.NewPool(connect(t, s, "pool", "pp"), natsexec.CancelGrace(200*time.Millisecond))
+	require.NoError(t, err)
+
+	_, err = boom.Call(context.Background(), pool, "x")
+	var pe *nursery.PanicError
+	require.ErrorAs(t, err, &pe, "err = %v", err)
+	assert.Equal(t, "newbie.nats.boom", pe.Task)
+	assert.Equal(t, "boom: x", fmt.Sprint(pe.Value))
+	assert.Contains(t, string(pe.Stack), "newbie")
+
+	cause := errors.New("enough")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(100*time.Millisecond, func() { cancel(cause) })
+	start := time.Now()
+	_, err = deaf.Call(ctx, pool, 1500)
+	el := time.Since(start)
+	assert.ErrorIs(t, err, cause)
+	assert.Less(t, el, time.Second, "returns after CancelGrace, not when the deaf function ends")
+
+	var wg sync.WaitGroup
+	var v int
+	var callErr error
+	wg.Go(func() { v, callErr = deaf.Call(context.Background(), pool, 300) })
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, pool.Close())
+	wg.Wait()
+	assert.NoError(t, callErr)
+	assert.Equal(t, 300, v)
+	_, err = upper.Call(context.Background(), pool, "late")
+	assert.ErrorIs(t, err, subprocess.ErrPoolClosed)
+	assert.NoError(t, pool.Close())
+	time.Sleep(1500 * time.Millisecond) // let the deaf call end before the worker stops
+}
