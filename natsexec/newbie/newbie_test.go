@@ -348,3 +348,83 @@ func TestPanicCloseAndCancelGrace(t *testing.T) {
 	assert.NoError(t, pool.Close())
 	time.Sleep(1500 * time.Millisecond) // let the deaf call end before the worker stops
 }
+
+// "A call without news for a Lease (its worker was killed, or cut off ...)
+// fails with a *WorkerLostError naming the worker"; an Idempotent function
+// is retried once on another worker.
+func TestWorkerLost(t *testing.T) {
+	s := startServer(t)
+	wnc := connect(t, s, "worker", "wp")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- natsexec.Serve(ctx, wnc, natsexec.WorkerName("doomed")) }()
+	pool := newPool(t, connect(t, s, "pool", "pp"), natsexec.Lease(time.Second))
+
+	time.AfterFunc(300*time.Millisecond, wnc.Close) // cut the worker off
+	start := time.Now()
+	_, err := stubborn.Call(context.Background(), pool, 1500)
+	el := time.Since(start)
+	var wl *natsexec.WorkerLostError
+	require.ErrorAs(t, err, &wl, "err = %v", err)
+	assert.Equal(t, "doomed", wl.Worker)
+	assert.Equal(t, "newbie.nats.stubborn", wl.Func)
+	assert.Less(t, el, 4*time.Second)
+	t.Logf("lost after %v: %v", el, err)
+	select {
+	case err := <-done:
+		t.Logf("Serve on a closed conn returned: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Error("Serve did not return after its conn was closed")
+	}
+
+	// No worker any more: ErrNoWorkers, a lease later.
+	_, err = upper.Call(context.Background(), pool, "anyone?")
+	assert.ErrorIs(t, err, natsexec.ErrNoWorkers)
+}
+
+var (
+	slowActive  sync.Mutex
+	slowNow     int
+)
+
+var tracked = subprocess.Register("newbie.nats.tracked", func(ctx context.Context, ms int) (int, error) {
+	slowActive.Lock()
+	slowNow++
+	slowActive.Unlock()
+	defer func() {
+		slowActive.Lock()
+		slowNow--
+		slowActive.Unlock()
+	}()
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	return ms, nil
+})
+
+// Serve's doc: "no call of the worker runs after Serve returns". Does that
+// hold when Serve returns because its connection was closed?
+func TestServeReturnsAfterCallsWhenConnCloses(t *testing.T) {
+	s := startServer(t)
+	wnc := connect(t, s, "worker", "wp")
+	done := make(chan error, 1)
+	go func() { done <- natsexec.Serve(context.Background(), wnc, natsexec.WorkerName("closing")) }()
+	pool := newPool(t, connect(t, s, "pool", "pp"), natsexec.Lease(time.Second))
+
+	callDone := make(chan error, 1)
+	go func() { _, err := tracked.Call(context.Background(), pool, 2000); callDone <- err }()
+	time.Sleep(300 * time.Millisecond)
+	wnc.Close()
+	var serveErr error
+	select {
+	case serveErr = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	slowActive.Lock()
+	running := slowNow
+	slowActive.Unlock()
+	t.Logf("Serve returned %v with %d call(s) still running", serveErr, running)
+	assert.Equal(t, 0, running, "a call of the worker still runs after Serve returned")
+	<-callDone
+	time.Sleep(2 * time.Second) // let the function end either way (goleak)
+}
