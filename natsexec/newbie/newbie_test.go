@@ -384,8 +384,8 @@ func TestWorkerLost(t *testing.T) {
 }
 
 var (
-	slowActive  sync.Mutex
-	slowNow     int
+	slowActive sync.Mutex
+	slowNow    int
 )
 
 var tracked = subprocess.Register("newbie.nats.tracked", func(ctx context.Context, ms int) (int, error) {

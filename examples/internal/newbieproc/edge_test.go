@@ -84,3 +84,45 @@ func TestCrashInNursery(t *testing.T) {
 	assert.Equal(t, ce.Pid, sce.Pid, "the crasher's worker, not the sibling's")
 	assert.NotContains(t, err.Error(), "sib", "the cancelled sibling is not a failure")
 }
+
+var noisyExit = subprocess.Register("newbie.noisyExit", func(ctx context.Context, n int) (int, error) {
+	os.Stderr.WriteString("first line of noise\n")
+	os.Stderr.WriteString("0123456789LASTLINE\n")
+	os.Exit(n)
+	return 0, nil
+})
+
+// "StderrTail sets how many of the last bytes a worker wrote to its standard
+// error a CrashError quotes (default 4096) ... with n == 0 ... crash errors
+// quote nothing."
+func TestStderrTail(t *testing.T) {
+	pool := newPool(t, subprocess.Workers(1), subprocess.StderrTail(9))
+	_, err := noisyExit.Call(context.Background(), pool, 5)
+	var ce *subprocess.CrashError
+	require.ErrorAs(t, err, &ce)
+	assert.LessOrEqual(t, len(ce.StderrTail), 9)
+	assert.Contains(t, "0123456789LASTLINE\n", ce.StderrTail)
+	assert.Equal(t, 5, ce.ExitCode)
+
+	pool0 := newPool(t, subprocess.Workers(1), subprocess.StderrTail(0))
+	_, err = noisyExit.Call(context.Background(), pool0, 6)
+	require.ErrorAs(t, err, &ce)
+	assert.Empty(t, ce.StderrTail)
+	assert.Equal(t, 6, ce.ExitCode)
+	assert.NotContains(t, ce.Error(), "LASTLINE")
+}
+
+// Register and RegisterError panic on misuse, as documented.
+func TestRegisterMisusePanics(t *testing.T) {
+	assert.Panics(t, func() {
+		subprocess.Register("newbie.flaky", func(ctx context.Context, j Job) (int, error) { return 0, nil })
+	})
+	assert.Panics(t, func() { subprocess.Register("", func(ctx context.Context, j Job) (int, error) { return 0, nil }) })
+	assert.Panics(t, func() { subprocess.Register[int, int]("newbie.nilfn", nil) })
+	assert.Panics(t, func() { subprocess.RegisterError("newbie.ErrQuota", errors.New("again")) })
+	assert.Panics(t, func() { subprocess.RegisterError("", errors.New("x")) })
+	assert.Panics(t, func() { subprocess.RegisterError("newbie.nilErr", nil) })
+	assert.Panics(t, func() { subprocess.Workers(0) })
+	assert.Panics(t, func() { subprocess.CancelGrace(0) })
+	assert.Panics(t, func() { subprocess.Env("NOEQUALS") })
+}
