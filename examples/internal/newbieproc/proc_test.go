@@ -22,6 +22,9 @@ import (
 
 func newPool(t *testing.T, opts ...subprocess.Option) *subprocess.Pool {
 	t.Helper()
+	// Workers built with -race sleep 1s at exit (GORACE atexit_sleep_ms)
+	// unless told otherwise; see TestCloseIsPromptWithGORACE.
+	opts = append([]subprocess.Option{subprocess.Env("GORACE=atexit_sleep_ms=0")}, opts...)
 	p, err := subprocess.NewPool(context.Background(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, p.Close()) })
