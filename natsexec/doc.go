@@ -3,7 +3,8 @@
 // (https://nats.io), inside the same nurseries and with the same errors,
 // panics, cancellation and typed results as a subprocess.Pool.
 //
-// A worker is any process of the program that calls [Serve]; the calling
+// A worker is any process of the program that calls [Serve] (a goroutine
+// of a process that also makes pools will do, as in tests); the calling
 // side makes a [Pool], which implements subprocess.WorkerPool, so that the
 // call sites do not change:
 //

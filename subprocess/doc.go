@@ -49,8 +49,15 @@
 // the file at the program's path, which may have been replaced. Either
 // way, a worker proves at start-up that it is the same build as its
 // parent (same Go version, module version and version-control revision
-// when the build recorded them, registered functions and types, registered
-// errors): one that is not fails to start with an error saying so.
+// when the build recorded them, the registered functions with their input
+// and result types, registered errors): one that is not fails to start
+// with an error saying so. Types given to gob.Register are not compared: a
+// value of one the other side lacks fails its own call only.
+//
+// Built with -race, every process waits a second before it exits (the
+// race detector's GORACE atexit_sleep_ms), and so does every worker when
+// Close stops it; in tests, Env("GORACE=atexit_sleep_ms=0") removes that
+// wait.
 //
 // # Errors, panics and crashes
 //

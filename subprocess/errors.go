@@ -226,7 +226,8 @@ type CrashError struct {
 var _ error = (*CrashError)(nil)
 
 // Error describes how the worker ended, says how many other calls it was
-// running, and quotes the last line of its standard error.
+// running when there were any, and quotes the last line of its standard
+// error.
 func (e *CrashError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "subprocess: worker %d running %s ", e.Pid, e.Func)

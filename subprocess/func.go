@@ -110,7 +110,10 @@ func (f *Func[In, Out]) Name() string { return f.name }
 // result. It returns once the call is over: the function returned, or its
 // worker died, or ctx was done and the function then returned or was
 // killed with its worker (see [CancelGrace]); in that last case Call
-// returns context.Cause(ctx).
+// returns context.Cause(ctx). Under a nursery, a call cancelled because a
+// sibling task failed therefore returns that sibling's error, whatever it
+// is (a *[CrashError] of another worker, say): compare the error with the
+// task's own outcome only when its context was not cancelled.
 //
 // The function's error arrives as a *[RemoteError] with the original text,
 // matching (with errors.Is) the registered sentinels the original matched
