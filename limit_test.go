@@ -239,8 +239,8 @@ func TestLimitChainOfTaskWaits(t *testing.T) {
 						runtime.Gosched()
 						return 0, nil
 					}
+					g.exit() // Spawn may wait for room, without the slot
 					child := nursery.Spawn(n, chain(depth-1))
-					g.exit()
 					v, err := child.Wait()
 					g.enter()
 					return v + 1, err

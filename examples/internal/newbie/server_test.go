@@ -25,16 +25,20 @@ func serveHTTP(addr string, h http.Handler) func(ctx context.Context, ready func
 		srv := &http.Server{Handler: h}
 		ready(ln.Addr().String())
 		return nursery.Run(ctx, func(n *nursery.Nursery) error {
+			// The shutdown task first: Go on a nursery whose context is
+			// already done does not run its function, so started the other
+			// way round, a cancellation between the two calls would leave
+			// the server serving with nothing to shut it down.
+			n.Go(func(ctx context.Context) error {
+				<-ctx.Done()
+				return nursery.Shield(ctx, 5*time.Second, srv.Shutdown)
+			}, nursery.Name("shutdown"))
 			n.Go(func(ctx context.Context) error {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 					return err
 				}
 				return nil
 			}, nursery.Name("serve"))
-			n.Go(func(ctx context.Context) error {
-				<-ctx.Done()
-				return nursery.Shield(ctx, 5*time.Second, srv.Shutdown)
-			}, nursery.Name("shutdown"))
 			return nil
 		}, nursery.WithName("http"))
 	}
