@@ -92,9 +92,8 @@ type PoolOption interface {
 }
 
 type poolConfig struct {
-	queue    int
-	queueSet bool
-	idle     time.Duration
+	queue int
+	idle  time.Duration
 }
 
 type poolOptionFunc func(*poolConfig)
@@ -113,7 +112,7 @@ func QueueSize(n int) PoolOption {
 	if n < 0 {
 		panic("nursery: QueueSize needs a size of at least 0")
 	}
-	return poolOptionFunc(func(c *poolConfig) { c.queue, c.queueSet = n, true })
+	return poolOptionFunc(func(c *poolConfig) { c.queue = n })
 }
 
 // IdleTimeout sets how long a worker waits for a task before it exits
