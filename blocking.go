@@ -47,8 +47,8 @@ import (
 // called it holds its slots too. Then the newest carrier is registered and
 // points to the one before, and a wait gives back every slot of the chain.
 type carrier struct {
-	lim  *limiter // the nursery whose slot the current task holds, or nil
-	pool *Pool    // the pool whose worker this goroutine is, or nil
+	lim  *limiter   // the nursery whose slot the current task holds, or nil
+	pool workerPool // the pool whose worker this goroutine is, or nil
 	id   uint64
 	prev *carrier // the goroutine's carrier before this one, or nil
 }

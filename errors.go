@@ -3,7 +3,10 @@ package nursery
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/structured-go/nursery/internal/debughook"
 )
 
 // PanicError is a panic recovered from a task, carried to the place that
@@ -26,7 +29,7 @@ type PanicError struct {
 	nursery string
 	raised  bool
 	// origin is the task's debug-mode record: its path and spawn site.
-	origin *taskInfo
+	origin debughook.Task
 }
 
 var _ error = (*PanicError)(nil)
@@ -38,21 +41,26 @@ func (e *PanicError) Error() string {
 	var b strings.Builder
 	b.WriteString("panic")
 	if e.Task != "" {
-		fmt.Fprintf(&b, " in task %q", e.Task)
+		b.WriteString(" in task " + strconv.Quote(e.Task))
 	}
 	if e.nursery != "" {
-		fmt.Fprintf(&b, " of nursery %q", e.nursery)
+		b.WriteString(" of nursery " + strconv.Quote(e.nursery))
 	}
-	if e.origin != nil {
-		fmt.Fprintf(&b, " (%s)", e.origin.describe())
+	if t := e.origin; t != nil {
+		b.WriteString(" (")
+		if p := t.Path(); p != "" {
+			b.WriteString(p + ", ")
+		}
+		b.WriteString("spawned at " + t.Site() + ")")
 	}
-	fmt.Fprintf(&b, ": %v", e.Value)
+	b.WriteString(": ")
+	fmt.Fprint(&b, e.Value)
 	if e.more > 0 {
 		s := "s"
 		if e.more == 1 {
 			s = ""
 		}
-		fmt.Fprintf(&b, " [and %d further failure%s collected]", e.more, s)
+		b.WriteString(" [and " + strconv.Itoa(e.more) + " further failure" + s + " collected]")
 	}
 	if len(e.Stack) > 0 {
 		b.WriteString("\n\n")
@@ -109,7 +117,7 @@ type TaskError struct {
 	Err error
 
 	// origin is the task's debug-mode record: its path and spawn site.
-	origin *taskInfo
+	origin debughook.Task
 }
 
 var _ error = (*TaskError)(nil)
@@ -125,10 +133,10 @@ func (e *TaskError) Error() string {
 		}
 	}
 	if t := e.origin; t != nil {
-		if t.path != "" {
-			b.WriteString(t.path + " ")
+		if p := t.Path(); p != "" {
+			b.WriteString(p + " ")
 		}
-		b.WriteString("[" + t.site.String() + "]")
+		b.WriteString("[" + t.Site() + "]")
 	} else {
 		if e.Nursery != "" {
 			b.WriteString(e.Nursery)
@@ -140,7 +148,7 @@ func (e *TaskError) Error() string {
 	}
 	if e.Index >= 0 {
 		sep()
-		fmt.Fprintf(&b, "index %d", e.Index)
+		b.WriteString("index " + strconv.Itoa(e.Index))
 	}
 	if e.Err != nil {
 		sep()
@@ -159,7 +167,15 @@ type indexed struct {
 	err   error
 }
 
-func (e *indexed) Error() string { return fmt.Sprintf("index %d: %v", e.index, e.err) }
+func (e *indexed) Error() string { return "index " + strconv.Itoa(e.index) + ": " + errorText(e.err) }
+
+// errorText is err's message, or "<nil>" as fmt shows a nil error.
+func errorText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
 func (e *indexed) Unwrap() error { return e.err }
 
 // nurseryError names an error that is the nursery's, not one task's (the
@@ -186,3 +202,26 @@ func join(errs []error) error {
 // errBodyPanicked is the cause with which Run cancels its nursery when the
 // body panics or calls runtime.Goexit.
 var errBodyPanicked = errors.New("nursery: Run's body panicked")
+
+// asTaskError finds the first *TaskError in err's tree, as errors.As would
+// (depth first, in order), without the reflection errors.As links in.
+func asTaskError(err error) *TaskError {
+	for err != nil {
+		switch e := err.(type) {
+		case *TaskError:
+			return e
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				if te := asTaskError(inner); te != nil {
+					return te
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
+}

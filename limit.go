@@ -29,11 +29,11 @@ import (
 // a shared pool's queue.
 type limiter struct {
 	n     *Nursery
-	k     int      // tasks holding a slot at once; math.MaxInt: no limit of the nursery's own
-	bound int      // Go waits while active+queued >= bound; math.MaxInt: never
-	pool  *Pool    // the executor, when it is a *Pool
-	exec  Executor // any other executor; nil for a Pool and the default
-	jobFn func()   // l.runJob, made once: a method value allocates
+	k     int        // tasks holding a slot at once; math.MaxInt: no limit of the nursery's own
+	bound int        // Go waits while active+queued >= bound; math.MaxInt: never
+	pool  workerPool // the executor, when it is a *Pool
+	exec  Executor   // any other executor; nil for a Pool and the default
+	jobFn func()     // l.runJob, made once: a method value allocates
 
 	mu       sync.Mutex
 	queue    ring[item]
@@ -55,13 +55,41 @@ type limiter struct {
 	dropping sync.WaitGroup // that drop, once started
 }
 
+// workerPool is what a limiter and the library's waits need of the pool
+// its runners run on — a *Pool, the only implementation. They depend on
+// it rather than on Pool itself so that the pool's code is linked only
+// into programs that make one.
+type workerPool interface {
+	// want queues a runner of l for a worker; false once the pool is
+	// closed.
+	want(l *limiter) bool
+	// release lends the worker of a task entering one of the library's
+	// waits to other work; reacquire takes one back (see blocking.go).
+	release()
+	reacquire()
+	// bound is how many tasks may be in flight: workers plus queue.
+	bound() int
+	// countQueued adds delta to the tasks waiting for a worker (Stats).
+	countQueued(delta int)
+	// taskStarted and taskCompleted count a nursery's task that a worker
+	// runs, so that Stats agrees with the nursery's Wait.
+	taskStarted()
+	taskCompleted()
+	// isClosing reports that Close was called: runners stop taking
+	// queued tasks.
+	isClosing() bool
+	// hasResumers reports that a blocked task of the pool may go on once a
+	// worker is free.
+	hasResumers() bool
+}
+
 func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
 	l := &limiter{n: n, k: math.MaxInt, bound: math.MaxInt}
 	l.resume.L, l.work.L, l.room.L = &l.mu, &l.mu, &l.mu
 	l.jobFn = l.runJob
-	if p, ok := exec.(*Pool); ok {
+	if p, ok := exec.(workerPool); ok {
 		l.pool = p
-		l.bound = p.max + p.queueSize
+		l.bound = p.bound()
 	} else {
 		l.exec = exec
 	}
@@ -88,13 +116,13 @@ func (l *limiter) queued() int { return l.queue.n }
 func (l *limiter) push(it item) {
 	l.queue.push(it)
 	if l.pool != nil {
-		l.pool.waiting.Add(1)
+		l.pool.countQueued(1)
 	}
 }
 
 func (l *limiter) pop() item {
 	if l.pool != nil {
-		l.pool.waiting.Add(-1)
+		l.pool.countQueued(-1)
 	}
 	return l.queue.pop()
 }
@@ -250,7 +278,7 @@ func (l *limiter) dropQueued(err error) {
 // there are tasks and free slots. l.mu is held on entry and on return.
 func (l *limiter) serve(c *carrier) {
 	for l.queued() > 0 && l.active < l.k {
-		if l.pool != nil && l.pool.closing.Load() {
+		if l.pool != nil && l.pool.isClosing() {
 			l.mu.Unlock()
 			l.dropQueued(ErrPoolClosed)
 			l.mu.Lock()
@@ -264,7 +292,7 @@ func (l *limiter) serve(c *carrier) {
 		l.mu.Unlock()
 		c.lim = l
 		if p := l.pool; p != nil {
-			p.started.Add(1) // completed as the task finishes (finishedItem)
+			p.taskStarted() // completed as the task finishes (finishedItem)
 			it.pool = p
 		}
 		l.n.exec(it, true)
@@ -275,7 +303,7 @@ func (l *limiter) serve(c *carrier) {
 		if l.waiters > 0 && l.active+l.queued() < l.bound {
 			l.room.Signal()
 		}
-		if l.pool != nil && l.pool.resumers.Load() > 0 {
+		if l.pool != nil && l.pool.hasResumers() {
 			// A task of the pool blocked earlier may go on: give the
 			// worker back to the pool, and a runner for the rest.
 			l.mu.Unlock()

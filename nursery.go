@@ -5,6 +5,10 @@ import (
 	"errors"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+
+	"github.com/structured-go/nursery/internal/debughook"
+	"github.com/structured-go/nursery/internal/live"
 )
 
 // A Nursery owns a set of tasks and waits for all of them in one place.
@@ -34,9 +38,12 @@ type Nursery struct {
 	// sched queues tasks when the nursery has a limit or an executor; nil
 	// means every task gets a new goroutine at once.
 	sched *limiter
-	// tree is the nursery's entry in the tree of live nurseries (tree.go);
-	// in debug mode, tree.dbg holds the debug state (debug.go).
-	tree node
+	// dbg is debug mode's state (debug.go), the one hook through which the
+	// core calls debug mode; nil outside it.
+	dbg debughook.Nursery
+	// node is the nursery's entry in the tree of live nurseries (tree.go),
+	// nil unless something that shows the tree is linked in.
+	node *live.Node
 
 	mu            sync.Mutex
 	failed        *failures // nil until something fails: most nurseries never need it
@@ -73,7 +80,7 @@ type item struct {
 	fn   func(context.Context) error
 	task runner
 	tc   *taskConfig
-	pool *Pool // the pool counting it as started, once a worker took it
+	pool workerPool // the pool counting it as started, once a worker took it
 }
 
 // runner is the part of a typed task that the untyped nursery drives.
@@ -214,7 +221,7 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	if len(opts) == 0 && n.sched == nil && n.tree.dbg == nil && n.ctx.Err() == nil {
+	if len(opts) == 0 && n.sched == nil && (!debugBuild || n.dbg == nil) && n.ctx.Err() == nil {
 		// The common case gets its own path: one allocation (the
 		// goroutine's closure), as small as sync.WaitGroup.Go's.
 		n.accept()
@@ -299,7 +306,7 @@ func (n *Nursery) finished() {
 // so that the pool's Stats agree with the nursery's Wait.
 func (n *Nursery) finishedItem(it item) {
 	if it.pool != nil {
-		it.pool.completed.Add(1)
+		it.pool.taskCompleted()
 	}
 	n.finished()
 }
@@ -448,7 +455,7 @@ func (n *Nursery) exec(it item, queued bool) {
 	if it.task != nil && !it.task.claim() {
 		// Task.Cancel claimed it and finished it already.
 		if it.pool != nil {
-			it.pool.completed.Add(1)
+			it.pool.taskCompleted()
 		}
 		return
 	}
@@ -498,7 +505,11 @@ func (n *Nursery) run(it item, queued bool) {
 
 func (it item) call(ctx context.Context) error {
 	if t := it.tc.debugInfo(); t != nil {
-		return t.call(ctx, it)
+		var alone *atomic.Bool
+		if c, ok := ctx.(*taskContext); ok {
+			alone = &c.alone
+		}
+		return t.Run(ctx, alone, it.callPlain)
 	}
 	return it.callPlain(ctx)
 }

@@ -1,6 +1,10 @@
 package nursery
 
-import "time"
+import (
+	"time"
+
+	"github.com/structured-go/nursery/internal/debughook"
+)
 
 // An Option configures a [Nursery] (and the scopes that [Map] creates).
 type Option interface {
@@ -19,12 +23,11 @@ type config struct {
 	limit    int // 0: unlimited
 	collect  bool
 	panicErr bool
-	debug    bool // debug mode (debug.go)
 	executor Executor
-	counters *Counters     // WithCounters, or nil
-	status   func() string // WithStatus, or nil
-	handler  func(error)   // WithErrorHandler, or nil
-	debugOpt *debugOptions // DebugLogger and DebugSlow, rarely given
+	counters *Counters           // WithCounters, or nil
+	status   func() string       // WithStatus, or nil
+	handler  func(error)         // WithErrorHandler, or nil
+	debug    *debughook.Settings // nurserydebug's options, rarely given
 }
 
 // taskConfig holds one task's settings; a nil *taskConfig means defaults.
@@ -32,7 +35,7 @@ type taskConfig struct {
 	name       string
 	timeout    time.Duration
 	hasTimeout bool
-	dbg        *taskInfo // debug mode only (debug.go)
+	dbg        debughook.Task // debug mode only (debug.go)
 }
 
 type optionFunc func(*config)

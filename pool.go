@@ -229,6 +229,13 @@ func (p *Pool) want(l *limiter) bool {
 	return true
 }
 
+func (p *Pool) bound() int            { return p.max + p.queueSize }
+func (p *Pool) countQueued(delta int) { p.waiting.Add(int64(delta)) }
+func (p *Pool) taskStarted()          { p.started.Add(1) }
+func (p *Pool) taskCompleted()        { p.completed.Add(1) }
+func (p *Pool) isClosing() bool       { return p.closing.Load() }
+func (p *Pool) hasResumers() bool     { return p.resumers.Load() > 0 }
+
 // handOff gives j, whose slot is counted, to an idle worker or a new one;
 // p.mu is held.
 func (p *Pool) handOff(j job) {

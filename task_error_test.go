@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
 )
 
 // taskErrors lists the *TaskError of every failure in err.
@@ -184,8 +185,8 @@ func TestTaskErrorDebugMapNested(t *testing.T) {
 		return 0, nursery.Run(ctx, func(inner *nursery.Nursery) error {
 			inner.Go(func(context.Context) error { return errBoom }, nursery.Name("leaf"))
 			return nil
-		}, nursery.Debug(), nursery.WithName("inner"))
-	}, nursery.Debug(), nursery.WithName("m"))
+		}, nurserydebug.On(), nursery.WithName("inner"))
+	}, nurserydebug.On(), nursery.WithName("m"))
 	require.ErrorIs(t, err, errBoom)
 	var te *nursery.TaskError
 	require.ErrorAs(t, err, &te)

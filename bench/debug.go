@@ -5,17 +5,19 @@ import (
 	"testing"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
 )
 
 // Issue 6: what debug mode costs. Each group runs the same workload on
-// nurseries with debug mode off (the baseline) and on (nursery.Debug()), so
-// that the ratio is the price of debug mode per task. The cost of the tree
-// of live nurseries, which is always kept, shows in the Core family instead
-// (compare it before and after with benchstat). Run with NURSERY_DEBUG unset:
-// it would turn debug mode on for the baseline too.
+// nurseries with debug mode off (the baseline) and on (nurserydebug.On()), so
+// that the ratio is the price of debug mode per task. What debug mode costs
+// nurseries outside it — its hook in the core — is measured by running the
+// Core family with and without the build tag nursery_nodebug, which leaves
+// the hook out (see bench/README.md). Run with NURSERY_DEBUG unset: it would
+// turn debug mode on for the baseline too.
 
 func debugGroups() []Group {
-	debug := nursery.Debug()
+	debug := nurserydebug.On()
 	return []Group{
 		{
 			Family: "Debug", Name: "debug-spawn-100", Issue: 6, Tasks: 100,

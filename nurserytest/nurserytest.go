@@ -1,9 +1,11 @@
 // Package nurserytest checks, at the end of a test or of a test binary,
 // that no nursery is still open and no goroutine has leaked. It wraps
 // go.uber.org/goleak (whose options it passes through) and adds the one
-// check goleak cannot make: when a [nursery.Nursery] was never waited, it
-// prints the tree of open nurseries and their tasks ([nursery.WriteTree])
-// instead of the raw stacks of their goroutines.
+// check goleak cannot make: when a nursery ([github.com/structured-go/nursery.Nursery]) was never waited, it
+// prints the tree of open nurseries and their tasks ([nurserytree.Write])
+// instead of the raw stacks of their goroutines. Importing it turns the
+// tree on (see nurserytree) for the test binary, and with it
+// NURSERY_DEBUG=1.
 //
 // The setup is one line in TestMain:
 //
@@ -17,7 +19,6 @@
 package nurserytest
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -26,7 +27,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/internal/live"
+	"github.com/structured-go/nursery/nurserytree"
 )
 
 // VerifyTestMain runs the tests of m (a *testing.M), then fails the test
@@ -89,11 +91,7 @@ const (
 func openNurseries() (msg string, open bool) {
 	sleep := time.Microsecond
 	for i := 0; ; i++ {
-		n, err := countOpen()
-		if err != nil {
-			return err.Error() + "\n", true
-		}
-		if n == 0 {
+		if live.Len() == 0 {
 			return "", false
 		}
 		if i == retries {
@@ -103,29 +101,13 @@ func openNurseries() (msg string, open bool) {
 		sleep = min(2*sleep, maxSleep)
 	}
 	var tree strings.Builder
-	if err := nursery.WriteTree(&tree); err != nil {
+	if err := nurserytree.Write(&tree); err != nil {
 		return err.Error() + "\n", true
 	}
-	n, _ := countOpen()
+	n := live.Len()
 	what := "nurseries are"
 	if n == 1 {
 		what = "nursery is"
 	}
 	return fmt.Sprintf("%d %s still open (created and not waited):\n%s", n, what, tree.String()), true
-}
-
-// countOpen returns the number of open nurseries, nested ones included:
-// TreeJSON lists every live nursery once, flat.
-func countOpen() (int, error) {
-	b, err := nursery.TreeJSON()
-	if err != nil {
-		return 0, err
-	}
-	var doc struct {
-		Nurseries []json.RawMessage `json:"nurseries"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return 0, fmt.Errorf("nurserytest: reading the nursery tree: %w", err)
-	}
-	return len(doc.Nurseries), nil
 }

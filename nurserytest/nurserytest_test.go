@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
 	"github.com/structured-go/nursery/nurserytest"
 )
 
@@ -79,7 +80,7 @@ func TestVerifyNoneFailsOnOpenNursery(t *testing.T) {
 }
 
 func TestVerifyNoneShowsTasksInDebugMode(t *testing.T) {
-	n := nursery.New(t.Context(), nursery.WithName("left-open"), nursery.Debug())
+	n := nursery.New(t.Context(), nursery.WithName("left-open"), nurserydebug.On())
 	n.Go(block, nursery.Name("serve"))
 
 	var tb fakeTB

@@ -37,11 +37,15 @@ for m in "${modules[@]}"; do
 	(cd "$m" && go run "$STATICCHECK" ./...)
 done
 
+step "binary size: a minimal nursery.Run program within 10% of context+WaitGroup"
+bash scripts/size.sh
+
 step "cross-compile (windows, darwin, arm64, 386: every goroutine-identity variant)"
 GOOS=windows go build ./...
 GOOS=darwin go build ./...
 GOARCH=arm64 go vet . ./internal/goid
 GOARCH=386 go vet . ./internal/goid
+go vet -tags nursery_nodebug .   # the build without debug mode's hook (bench/README.md)
 
 for m in "${modules[@]}"; do
 	[ "$m" = bench ] && continue

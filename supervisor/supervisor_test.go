@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
+	"github.com/structured-go/nursery/nurserytree"
 	"github.com/structured-go/nursery/supervisor"
 )
 
@@ -417,7 +419,7 @@ func TestNested(t *testing.T) {
 		assert.Equal(t, []string{"start inner", "ready inner"}, h.rec.take())
 
 		var tree strings.Builder
-		require.NoError(t, nursery.WriteTree(&tree))
+		require.NoError(t, nurserytree.Write(&tree))
 		assert.Contains(t, tree.String(), "sup")
 		assert.Contains(t, tree.String(), "inner")
 
@@ -475,7 +477,7 @@ func TestTree(t *testing.T) {
 		h, err := start(t, nil, supervisor.Child("inner", inner.Serve))
 		require.NoError(t, err)
 		var tree strings.Builder
-		require.NoError(t, nursery.WriteTree(&tree))
+		require.NoError(t, nurserytree.Write(&tree))
 		assert.Contains(t, tree.String(), "  nursery \"sup\": running, 1 task [inner: running]\n    nursery \"inner\": running, 1 task [x: running]\n")
 		require.NoError(t, h.stop())
 	})
@@ -507,10 +509,10 @@ func TestTreeInDebugMode(t *testing.T) {
 		sup := supervisor.New("sup", supervisor.Logger(nil))
 		require.NoError(t, sup.Add(t.Context(), supervisor.Child("inner", inner.Serve)))
 		require.NoError(t, sup.Add(t.Context(), supervisor.Child("y", newFake().serve)))
-		n := nursery.New(t.Context(), nursery.Debug(), nursery.WithName("main"))
+		n := nursery.New(t.Context(), nurserydebug.On(), nursery.WithName("main"))
 		require.NoError(t, supervisor.Start(n, sup))
 		var tree strings.Builder
-		require.NoError(t, nursery.WriteTree(&tree))
+		require.NoError(t, nurserytree.Write(&tree))
 		var shape []string
 		for _, line := range strings.Split(strings.TrimSpace(tree.String()), "\n") {
 			shape = append(shape, line[:strings.Index(line, ":")])
@@ -611,7 +613,7 @@ func TestLiveTreeShowsChildren(t *testing.T) {
 		a.fail <- errBoom
 		synctest.Wait()
 		var out strings.Builder
-		require.NoError(t, nursery.WriteTree(&out))
+		require.NoError(t, nurserytree.Write(&out))
 		var line string
 		for l := range strings.Lines(out.String()) {
 			if strings.Contains(l, `nursery "tree-status"`) {

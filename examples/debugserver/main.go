@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
+	"github.com/structured-go/nursery/nurserytree"
 )
 
 func main() {
@@ -79,7 +81,7 @@ func run(ctx context.Context, w io.Writer, demo bool) error {
 		}
 		fmt.Fprintf(w, "\n$ curl http://%s/debug/nursery\n%s", debug, tree)
 		return nil
-	}, nursery.WithName("debugserver"), nursery.Debug())
+	}, nursery.WithName("debugserver"), nurserydebug.On())
 }
 
 // start starts the line server and the debug HTTP server as services of n
@@ -174,7 +176,7 @@ func serveDebug(addr string) func(ctx context.Context, ready func(string)) error
 			return err
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/debug/nursery", nursery.Handler())
+		mux.Handle("/debug/nursery", nurserytree.Handler())
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

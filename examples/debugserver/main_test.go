@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 // Two clients connect; the tree served over HTTP shows a nursery per
 // connection, with its reader and writer, under the connections nursery.
 func TestTreeNamesConnectionNurseries(t *testing.T) {
-	n := nursery.New(t.Context(), nursery.WithName("debugserver"), nursery.Debug())
+	n := nursery.New(t.Context(), nursery.WithName("debugserver"), nurserydebug.On())
 	defer func() {
 		n.Cancel(nil)
 		require.NoError(t, n.Wait())
@@ -110,7 +111,7 @@ func connPaths(t *testing.T, raw string) []string {
 // A client that hangs up ends its connection's nursery, which leaves the
 // tree.
 func TestHangUpLeavesTheTree(t *testing.T) {
-	n := nursery.New(t.Context(), nursery.WithName("debugserver"), nursery.Debug())
+	n := nursery.New(t.Context(), nursery.WithName("debugserver"), nurserydebug.On())
 	defer func() {
 		n.Cancel(nil)
 		require.NoError(t, n.Wait())

@@ -1,4 +1,4 @@
-package nursery_test
+package nurserytree_test
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
+	"github.com/structured-go/nursery/nurserytree"
 )
 
 // openChain opens depth nurseries, each created from the context of the one
@@ -61,12 +63,12 @@ func benchTree(b *testing.B, write func() error) {
 
 // BenchmarkWriteTreeDepth writes the tree of a chain of nested nurseries.
 func BenchmarkWriteTreeDepth(b *testing.B) {
-	benchTree(b, func() error { return nursery.WriteTree(io.Discard) })
+	benchTree(b, func() error { return nurserytree.Write(io.Discard) })
 }
 
 // BenchmarkTreeJSONDepth is BenchmarkWriteTreeDepth for TreeJSON.
 func BenchmarkTreeJSONDepth(b *testing.B) {
-	benchTree(b, func() error { _, err := nursery.TreeJSON(); return err })
+	benchTree(b, func() error { _, err := nurserytree.JSON(); return err })
 }
 
 // scaleDepth is how deep the chains of the scale tests go: twice the
@@ -176,7 +178,7 @@ func TestTreeDepth(t *testing.T) {
 		opts []nursery.Option
 	}{
 		{"plain", nil},
-		{"debug", []nursery.Option{nursery.Debug()}},
+		{"debug", []nursery.Option{nurserydebug.On()}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
@@ -188,16 +190,16 @@ func TestTreeDepth(t *testing.T) {
 
 			t.Run("WriteTree", func(t *testing.T) {
 				r, w := io.Pipe()
-				go func() { _ = w.CloseWithError(nursery.WriteTreeNamed(w, root)) }()
+				go func() { _ = w.CloseWithError(nurserytree.WriteNamed(w, root)) }()
 				checkChainText(t, r, root, scaleDepth, name, debug)
 			})
 			t.Run("TreeJSON", func(t *testing.T) {
-				b, err := nursery.TreeJSON()
+				b, err := nurserytree.JSON()
 				require.NoError(t, err)
 				checkChainJSON(t, b, root, scaleDepth, name, debug)
 			})
 			t.Run("Handler", func(t *testing.T) {
-				srv := httptest.NewServer(nursery.Handler())
+				srv := httptest.NewServer(nurserytree.Handler())
 				defer srv.Close()
 				resp, err := http.Get(srv.URL)
 				require.NoError(t, err)
@@ -243,7 +245,7 @@ func TestTreeWritesOutsideTheLocks(t *testing.T) {
 	defer closeChain(t, chain)
 	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan error)
-	go func() { done <- nursery.WriteTreeNamed(w, "outside-locks") }()
+	go func() { done <- nurserytree.WriteNamed(w, "outside-locks") }()
 	<-w.entered
 	// The registry has 16 shards, picked at random: 1 000 nurseries miss
 	// one with a probability of 16·(15/16)^1000, about 1e-27.
@@ -279,12 +281,12 @@ func TestTreeCostPerNursery(t *testing.T) {
 		perByte float64 // bytes allocated per byte written
 		view    func(w io.Writer, root string) error
 	}{
-		{"WriteTree", 8, 1, nursery.WriteTreeNamed},
+		{"WriteTree", 8, 1, nurserytree.WriteNamed},
 		// About 5 bytes per byte (3 copies of the paths, and the buffer's
 		// growth); more under the race detector, whose sync.Pool drops
 		// encoding/json's buffers at random.
 		{"TreeJSON", 8, 20, func(w io.Writer, _ string) error {
-			b, err := nursery.TreeJSON()
+			b, err := nurserytree.JSON()
 			_, _ = w.Write(b)
 			return err
 		}},
@@ -328,7 +330,7 @@ func TestTreePathsThroughChains(t *testing.T) {
 	t.Parallel()
 	name := chainName("paths", scaleDepth)
 	chain := openChain(t.Context(), scaleDepth, name)
-	dbg := nursery.New(chain[len(chain)-1].Context(), nursery.Debug(), nursery.WithName("dbg"))
+	dbg := nursery.New(chain[len(chain)-1].Context(), nurserydebug.On(), nursery.WithName("dbg"))
 	gone := nursery.New(t.Context(), nursery.WithName("gone"))
 	orphans := []*nursery.Nursery{
 		nursery.New(gone.Context(), nursery.WithName("orphan")),

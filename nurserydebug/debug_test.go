@@ -1,4 +1,4 @@
-package nursery_test
+package nurserydebug_test
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
+	"github.com/structured-go/nursery/nurserytree"
 )
 
 // nextLine returns "dir/file.go:N" for the line after the caller's, as debug
@@ -106,7 +108,7 @@ func TestDebugPanicNamesSpawnSite(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			n := nursery.New(t.Context(), nursery.Debug(), nursery.PanicsAsErrors(), nursery.WithName("conn-17"))
+			n := nursery.New(t.Context(), nurserydebug.On(), nursery.PanicsAsErrors(), nursery.WithName("conn-17"))
 			site := tt.spawn(n)
 			err := n.Wait()
 			assert.Equal(t, `panic in task "read" (conn-17/read, spawned at `+site+`): boom`, panicHead(t, err))
@@ -144,7 +146,7 @@ func TestDebugErrorNamesPathAndSite(t *testing.T) {
 			})
 		}, nursery.Name("conn-17"))
 		return nil
-	}, nursery.Debug(), nursery.WithName("server"))
+	}, nurserydebug.On(), nursery.WithName("server"))
 	require.ErrorIs(t, err, errEOF)
 	assert.Equal(t, "server/conn-17/read ["+site+"]: eof", err.Error())
 }
@@ -152,7 +154,7 @@ func TestDebugErrorNamesPathAndSite(t *testing.T) {
 func TestDebugUnnamedTaskErrorNamesSite(t *testing.T) {
 	t.Parallel()
 	errBoom := errors.New("boom")
-	n := nursery.New(t.Context(), nursery.Debug())
+	n := nursery.New(t.Context(), nurserydebug.On())
 	site := nextLine()
 	n.Go(func(context.Context) error { return errBoom })
 	err := n.Wait()
@@ -180,7 +182,7 @@ func TestDebugPprofLabels(t *testing.T) {
 			}, nursery.WithName("conn"))
 		}, nursery.Name("accept"))
 		return nil
-	}, nursery.Debug(), nursery.WithName("server"))
+	}, nurserydebug.On(), nursery.WithName("server"))
 	require.NoError(t, err)
 	assert.Equal(t, "server server/accept", inDebug)
 	assert.Equal(t, "server/accept/conn server/accept/conn/read", inChild)
@@ -192,13 +194,13 @@ func TestDebugPprofLabels(t *testing.T) {
 //go:noinline
 func leak(name string, l *slog.Logger) string {
 	site := nextLine()
-	nursery.New(context.Background(), nursery.Debug(), nursery.WithName(name), nursery.DebugLogger(l))
+	nursery.New(context.Background(), nurserydebug.On(), nursery.WithName(name), nurserydebug.Logger(l))
 	return site
 }
 
 //go:noinline
 func waited(name string, l *slog.Logger) {
-	n := nursery.New(context.Background(), nursery.Debug(), nursery.WithName(name), nursery.DebugLogger(l))
+	n := nursery.New(context.Background(), nurserydebug.On(), nursery.WithName(name), nurserydebug.Logger(l))
 	n.Go(func(context.Context) error { return nil })
 	_ = n.Wait()
 }
@@ -230,9 +232,9 @@ func TestDebugNurseryNeverWaitedIsReported(t *testing.T) {
 	assert.Equal(t, map[string]string{"nursery": "leaky", "created": site}, r.attrs)
 	assert.Empty(t, control.all(), "a waited nursery was reported")
 
-	var tree strings.Builder
-	require.NoError(t, nursery.WriteTreeNamed(&tree, "leaky"))
-	assert.Equal(t, "no live nurseries\n", tree.String(), "the collected nursery is still in the tree")
+	doc, err := nurserytree.JSON()
+	require.NoError(t, err)
+	assert.NotContains(t, string(doc), `"name": "leaky"`, "the collected nursery is still in the tree")
 }
 
 func TestDebugSlowTaskAndWaitReportedOnce(t *testing.T) {
@@ -240,8 +242,8 @@ func TestDebugSlowTaskAndWaitReportedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec recorder
 		created := nextLine()
-		n := nursery.New(t.Context(), nursery.Debug(), nursery.WithName("slow"),
-			nursery.DebugLogger(rec.logger()), nursery.DebugSlow(time.Second))
+		n := nursery.New(t.Context(), nurserydebug.On(), nursery.WithName("slow"),
+			nurserydebug.Logger(rec.logger()), nurserydebug.Slow(time.Second))
 		site := nextLine()
 		n.Go(func(context.Context) error { time.Sleep(5 * time.Second); return nil }, nursery.Name("sleeper"))
 		n.Go(func(context.Context) error { time.Sleep(500 * time.Millisecond); return nil }, nursery.Name("quick"))
@@ -268,7 +270,7 @@ func TestDebugSlowOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var rec recorder
-		n := nursery.New(t.Context(), nursery.Debug(), nursery.DebugLogger(rec.logger()), nursery.DebugSlow(0))
+		n := nursery.New(t.Context(), nurserydebug.On(), nurserydebug.Logger(rec.logger()), nurserydebug.Slow(0))
 		n.Go(func(context.Context) error { time.Sleep(time.Hour); return nil })
 		require.NoError(t, n.Wait())
 		assert.Empty(t, rec.all())
@@ -279,7 +281,7 @@ func TestDebugSlowDefaultIsTenSeconds(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var rec recorder
-		n := nursery.New(t.Context(), nursery.Debug(), nursery.DebugLogger(rec.logger()))
+		n := nursery.New(t.Context(), nurserydebug.On(), nurserydebug.Logger(rec.logger()))
 		n.Go(func(context.Context) error { time.Sleep(10*time.Second - 1); return nil })
 		n.Go(func(ctx context.Context) error {
 			// A nursery inside a task inherits the logger and threshold.
@@ -339,7 +341,7 @@ func TestDebugTraceTasks(t *testing.T) {
 	err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 		n.Go(func(context.Context) error { return nil }, nursery.Name("traced-task"))
 		return nil
-	}, nursery.Debug(), nursery.WithName("traced-nursery"))
+	}, nurserydebug.On(), nursery.WithName("traced-nursery"))
 	trace.Stop()
 	require.NoError(t, err)
 	for _, want := range []string{"nursery.task", "nursery.run", "traced-nursery/traced-task"} {

@@ -1,4 +1,4 @@
-package nursery_test
+package nurserytree_test
 
 import (
 	"bytes"
@@ -24,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/structured-go/nursery"
+	"github.com/structured-go/nursery/nurserydebug"
+	"github.com/structured-go/nursery/nurserytree"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -97,15 +99,15 @@ func golden(t *testing.T, name, got string) {
 func TestTreeGolden(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		stop := treeProgram(t, "golden", nursery.Debug())
+		stop := treeProgram(t, "golden", nurserydebug.On())
 		defer stop()
 		var b strings.Builder
-		require.NoError(t, nursery.WriteTreeNamed(&b, "golden"))
+		require.NoError(t, nurserytree.WriteNamed(&b, "golden"))
 		golden(t, "tree.golden", b.String())
 
 		// TreeJSON holds the same tree, indented as json.MarshalIndent
 		// would indent it.
-		raw, err := nursery.TreeJSON()
+		raw, err := nurserytree.JSON()
 		require.NoError(t, err)
 		var indented bytes.Buffer
 		require.NoError(t, json.Indent(&indented, raw, "", "  "))
@@ -136,22 +138,22 @@ func TestTreeGoldenDebugOff(t *testing.T) {
 		stop := treeProgram(t, "golden-plain")
 		defer stop()
 		var b strings.Builder
-		require.NoError(t, nursery.WriteTreeNamed(&b, "golden-plain"))
+		require.NoError(t, nurserytree.WriteNamed(&b, "golden-plain"))
 		golden(t, "tree-debug-off.golden", b.String())
 	})
 }
 
 func TestTreeForgetsWaitedNurseries(t *testing.T) {
 	t.Parallel()
-	for _, opts := range [][]nursery.Option{nil, {nursery.Debug()}} {
+	for _, opts := range [][]nursery.Option{nil, {nurserydebug.On()}} {
 		n := nursery.New(t.Context(), append(opts, nursery.WithName("forgotten"))...)
 		n.Go(noop)
 		var b strings.Builder
-		require.NoError(t, nursery.WriteTreeNamed(&b, "forgotten"))
+		require.NoError(t, nurserytree.WriteNamed(&b, "forgotten"))
 		assert.Contains(t, b.String(), `nursery "forgotten": running`)
 		require.NoError(t, n.Wait())
 		b.Reset()
-		require.NoError(t, nursery.WriteTreeNamed(&b, "forgotten"))
+		require.NoError(t, nurserytree.WriteNamed(&b, "forgotten"))
 		assert.Equal(t, "no live nurseries\n", b.String())
 	}
 }
@@ -192,7 +194,7 @@ type jsonSite struct {
 
 func treeDoc(t *testing.T) []*jsonNursery {
 	t.Helper()
-	b, err := nursery.TreeJSON()
+	b, err := nurserytree.JSON()
 	require.NoError(t, err)
 	return decodeTree(t, b)
 }
@@ -274,7 +276,7 @@ func flatten(n *jsonNursery) []string {
 
 func TestTreeHandler(t *testing.T) {
 	t.Parallel()
-	n := nursery.New(t.Context(), nursery.Debug(), nursery.WithName("handler-test"))
+	n := nursery.New(t.Context(), nurserydebug.On(), nursery.WithName("handler-test"))
 	started := make(chan struct{})
 	site := nextLine()
 	n.Go(func(ctx context.Context) error { close(started); <-ctx.Done(); return nil }, nursery.Name("serve"))
@@ -283,7 +285,7 @@ func TestTreeHandler(t *testing.T) {
 		n.Cancel(nil)
 		require.NoError(t, n.Wait())
 	}()
-	srv := httptest.NewServer(nursery.Handler())
+	srv := httptest.NewServer(nurserytree.Handler())
 	defer srv.Close()
 
 	get := func(query string) (*http.Response, string) {
@@ -310,7 +312,7 @@ func TestTreeHandler(t *testing.T) {
 	require.Len(t, got.Tasks, 1)
 	assert.Equal(t, "handler-test/serve", got.Tasks[0].Path)
 	require.NotNil(t, got.Tasks[0].Spawned)
-	assert.Equal(t, "github.com/structured-go/nursery_test.TestTreeHandler", got.Tasks[0].Spawned.Function)
+	assert.Equal(t, "github.com/structured-go/nursery/nurserytree_test.TestTreeHandler", got.Tasks[0].Spawned.Function)
 	assert.Equal(t, site, filepath.Base(filepath.Dir(got.Tasks[0].Spawned.File))+"/"+filepath.Base(got.Tasks[0].Spawned.File)+":"+strconv.Itoa(got.Tasks[0].Spawned.Line))
 
 	resp, _ = get("?format=xml")
@@ -326,7 +328,7 @@ func TestNurseryContextPassesValuesAndCancellation(t *testing.T) {
 	t.Parallel()
 	type key struct{}
 	parent, cancel := context.WithCancelCause(context.WithValue(t.Context(), key{}, "v"))
-	for _, opts := range [][]nursery.Option{nil, {nursery.Debug()}} {
+	for _, opts := range [][]nursery.Option{nil, {nurserydebug.On()}} {
 		n := nursery.New(parent, opts...)
 		assert.Equal(t, "v", n.Context().Value(key{}))
 		var seen any
@@ -334,7 +336,7 @@ func TestNurseryContextPassesValuesAndCancellation(t *testing.T) {
 		require.NoError(t, n.Wait())
 		assert.Equal(t, "v", seen)
 	}
-	n := nursery.New(parent, nursery.Debug())
+	n := nursery.New(parent, nurserydebug.On())
 	cause := context.Canceled
 	cancel(cause)
 	<-n.Context().Done()
@@ -362,14 +364,14 @@ func TestTreeStatus(t *testing.T) {
 		runtime.Gosched()
 	}
 	var b strings.Builder
-	require.NoError(t, nursery.WriteTreeNamed(&b, "status-server"))
+	require.NoError(t, nurserytree.WriteNamed(&b, "status-server"))
 	line := strings.SplitN(b.String(), "\n", 2)[0]
 	if debugFromEnv() {
 		assert.Contains(t, line, "[2 connections]")
 	} else {
 		assert.Equal(t, `nursery "status-server": running, 2 tasks [2 connections]`, line)
 	}
-	doc, err := nursery.TreeJSON()
+	doc, err := nurserytree.JSON()
 	require.NoError(t, err)
 	var tree struct {
 		Nurseries []struct {
@@ -388,5 +390,5 @@ func TestTreeStatus(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the nursery is in TreeJSON")
-	requireMisuse(t, func() { nursery.WithStatus(nil) })
+	assert.PanicsWithValue(t, "nursery: nil status function", func() { nursery.WithStatus(nil) })
 }

@@ -1,0 +1,153 @@
+package nurserydebug
+
+import (
+	"context"
+	"fmt"
+	"runtime/pprof"
+	"runtime/trace"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/structured-go/nursery/internal/debughook"
+	"github.com/structured-go/nursery/internal/live"
+)
+
+// taskInfo is what debug mode knows about a task. Like nurseryDebug, it
+// holds no strong reference to the Nursery once the task has returned.
+type taskInfo struct {
+	d      *nurseryDebug
+	name   string
+	path   string
+	label  string // for trace: path, or the spawn site if empty
+	labels pprof.LabelSet
+	site   site
+	seq    uint64 // order among the nursery's tasks
+	scope  taskScope
+
+	// Guarded by d.mu; set while the task runs.
+	prev, next *taskInfo
+	started    time.Time
+	alone      *atomic.Bool // a Spawned task's "cancelled by Task.Cancel"
+	noted      bool         // reported as slow
+}
+
+// Task records a task being started.
+func (d *nurseryDebug) Task(name string) debughook.Task {
+	t := &taskInfo{d: d, name: name, site: callers(), seq: d.spawned.Add(1)}
+	t.path = live.JoinPath(d.node.Path, name)
+	t.label = t.path
+	if t.label == "" {
+		// Resolved here, on the spawner's goroutine, not on the task's
+		// small new stack, which resolving would make grow.
+		t.label = t.site.String()
+	}
+	// Allocated here rather than on the task's new goroutine, whose small
+	// stack an allocation makes grow (a real task's work would, anyway).
+	t.labels = pprof.Labels("nursery", d.label, "task", t.label)
+	t.scope.ref = live.TaskRef{Node: &d.node, Task: t}
+	return t
+}
+
+// Run runs a debug-mode task: registered among its nursery's running
+// tasks, watched for slowness, under pprof labels and, while tracing, in a
+// trace task and region.
+func (t *taskInfo) Run(ctx context.Context, alone *atomic.Bool, call func(context.Context) error) error {
+	d := t.d
+	d.begin(t, alone)
+	defer d.end(t)
+	tracing := trace.IsEnabled()
+	if tracing {
+		var tt *trace.Task
+		ctx, tt = trace.NewTask(ctx, "nursery.task")
+		trace.Log(ctx, "task", t.label)
+		defer tt.End()
+	}
+	t.scope.Context = ctx
+	ctx = &t.scope
+	// pprof.Do, without the closure it needs: labels on the goroutine and
+	// in the context for the task, then the goroutine's labels back.
+	defer pprof.SetGoroutineLabels(ctx)
+	ctx = pprof.WithLabels(ctx, t.labels)
+	pprof.SetGoroutineLabels(ctx)
+	if tracing {
+		defer trace.StartRegion(ctx, "nursery.run").End()
+	}
+	return call(ctx)
+}
+
+func (d *nurseryDebug) begin(t *taskInfo, alone *atomic.Bool) {
+	now := time.Now()
+	d.mu.Lock()
+	t.started, t.alone = now, alone
+	t.next = d.tasks
+	if d.tasks != nil {
+		d.tasks.prev = t
+	}
+	d.tasks = t
+	if d.slow > 0 {
+		d.arm(now, now.Add(d.slow))
+	}
+	d.mu.Unlock()
+}
+
+func (d *nurseryDebug) end(t *taskInfo) {
+	d.mu.Lock()
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		d.tasks = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.prev, t.next, t.alone = nil, nil, nil
+	d.mu.Unlock()
+}
+
+func (t *taskInfo) Path() string { return t.path }
+func (t *taskInfo) Site() string { return t.site.String() }
+
+func (t *taskInfo) display() string {
+	if t.path == "" {
+		return "(unnamed)"
+	}
+	return t.path
+}
+
+// Within reports whether t runs in a nursery created, at any depth, inside
+// the task outer.
+func (t *taskInfo) Within(outer debughook.Task) bool {
+	o, ok := outer.(*taskInfo)
+	if !ok {
+		return false
+	}
+	for u := t.d.upTask; u != nil; u = u.d.upTask {
+		if u == o {
+			return true
+		}
+	}
+	return false
+}
+
+// taskScope is a debug-mode task's context: it answers live.ScopeKey with
+// the task, so that nurseries created inside appear under it in the tree.
+type taskScope struct {
+	context.Context
+	ref live.TaskRef
+}
+
+func (c *taskScope) Value(key any) any {
+	if key == (live.ScopeKey{}) {
+		return &c.ref
+	}
+	return c.Context.Value(key)
+}
+
+func (c *taskScope) String() string {
+	parent := "context"
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithTask(" + strconv.Quote(c.ref.Task.(*taskInfo).label) + ")"
+}
