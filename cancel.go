@@ -43,11 +43,11 @@ func (e *timeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }
 
-// within runs fn with a context derived from base that ends d from now. It
+// runWithDeadline runs fn with a context derived from base that ends d from now. It
 // reports whether that deadline, rather than base, ended the context, and,
 // when fn's error is just the resulting cancellation, the timeout to report
 // in its place.
-func within(base context.Context, d time.Duration, fn func(context.Context) error) (fired bool, timeout, err error) {
+func runWithDeadline(base context.Context, d time.Duration, fn func(context.Context) error) (fired bool, timeout, err error) {
 	cause := &timeoutError{d: d}
 	ctx, cancel := context.WithTimeoutCause(base, d, cause)
 	defer cancel()
@@ -160,7 +160,7 @@ func passesOn(err, cerr, cause error) bool {
 // A d <= 0 means the deadline has already passed.
 func FailAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
 	checkCall(ctx, fn)
-	_, timeout, err := within(ctx, d, fn)
+	_, timeout, err := runWithDeadline(ctx, d, fn)
 	if timeout != nil {
 		return timeout
 	}
@@ -175,7 +175,7 @@ func FailAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context
 // MoveOnAfter returns only after fn has.
 func MoveOnAfter(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) (timedOut bool, err error) {
 	checkCall(ctx, fn)
-	fired, timeout, err := within(ctx, d, fn)
+	fired, timeout, err := runWithDeadline(ctx, d, fn)
 	if timeout != nil {
 		err = nil
 	}

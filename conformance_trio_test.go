@@ -54,7 +54,7 @@ package nursery_test
 // test_current_time_with_mock_clock, test_current_clock (synctest's fake
 // time replaces MockClock), test_current_task, test_root_task,
 // test_out_of_context, test_task_tree_introspection, test_task_nursery_stack,
-// test_Task_custom_sleep_data (WriteTree/TreeJSON are tested elsewhere).
+// test_Task_custom_sleep_data (the tree views are tested in nurserytree).
 //
 // No counterpart: system tasks, instruments, KeyboardInterrupt, guest mode,
 // trio tokens, sniffio: test_spawn_system_task, test_system_task_crash*,

@@ -14,7 +14,10 @@ import (
 //
 // The state word holds the count, a bit that says a Wait is blocked (so
 // that the task taking the count to zero wakes it), and a bit that says
-// the count reached zero in Wait and the nursery is closed.
+// the count reached zero in Wait and the nursery is closed. The Wait that
+// closes it computes the result; two more bits say that it has, and that
+// another Wait waits for it — a sync.Once, without its lock on the common
+// path where one Wait is all there is.
 type taskCount struct {
 	state atomic.Uint64
 
@@ -23,9 +26,11 @@ type taskCount struct {
 }
 
 const (
-	countClosed  = 1 << 63
-	countWaiting = 1 << 62
-	countMask    = countWaiting - 1
+	countClosed     = 1 << 63
+	countWaiting    = 1 << 62
+	countFinished   = 1 << 61
+	countFinishWait = 1 << 60
+	countMask       = countFinishWait - 1
 )
 
 // add counts one more task; it reports false, counting nothing, once the
@@ -60,11 +65,17 @@ func (c *taskCount) done() {
 func (c *taskCount) idle() bool { return c.state.Load()&countMask == 0 }
 
 // wait blocks until the count is zero and closes the nursery in the same
-// step, so that no task can be counted after.
-func (c *taskCount) wait() {
-	if s := c.state.Load(); s&countMask == 0 &&
-		(s&countClosed != 0 || c.state.CompareAndSwap(s, s|countClosed)) {
-		return
+// step, so that no task can be counted after. It reports whether the caller
+// closed it: that caller must compute Wait's result and then call
+// finished; any other must call waitFinished.
+func (c *taskCount) wait() (closer bool) {
+	if s := c.state.Load(); s&countMask == 0 {
+		if s&countClosed != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s|countClosed) {
+			return true
+		}
 	}
 	for {
 		c.mu.Lock()
@@ -72,12 +83,12 @@ func (c *taskCount) wait() {
 		switch {
 		case s&countClosed != 0:
 			c.mu.Unlock()
-			return
+			return false
 		case s&countMask == 0:
 			closed := c.state.CompareAndSwap(s, s|countClosed)
 			c.mu.Unlock()
 			if closed {
-				return
+				return true
 			}
 		case s&countWaiting == 0:
 			c.state.CompareAndSwap(s, s|countWaiting)
@@ -91,4 +102,37 @@ func (c *taskCount) wait() {
 			<-zero
 		}
 	}
+}
+
+// finished marks Wait's result computed, and wakes the Waits that wait for
+// it. Only the caller that closed the count calls it, once.
+func (c *taskCount) finished() {
+	if c.state.Or(countFinished)&countFinishWait == 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.zero != nil {
+		close(c.zero)
+		c.zero = nil
+	}
+	c.mu.Unlock()
+}
+
+// waitFinished blocks until finished has been called. Once the count is
+// closed no task is left to use zero, so it serves this wait.
+func (c *taskCount) waitFinished() {
+	if c.state.Load()&countFinished != 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.state.Or(countFinishWait)&countFinished != 0 {
+		c.mu.Unlock()
+		return
+	}
+	if c.zero == nil {
+		c.zero = make(chan struct{})
+	}
+	zero := c.zero
+	c.mu.Unlock()
+	<-zero
 }

@@ -35,7 +35,7 @@ type PanicError struct {
 var _ error = (*PanicError)(nil)
 
 // Error returns the panic value, the task's name (in debug mode also its
-// path and spawn site, see [Debug]), how many further failures were
+// path and spawn site, see package nurserydebug), how many further failures were
 // collected, and the stack of the panicking goroutine.
 func (e *PanicError) Error() string {
 	var b strings.Builder
@@ -93,7 +93,7 @@ var errNotReady = errors.New("nursery: Start: function returned without calling 
 // such failure is that very error. Its message
 // is the non-empty names joined with ": ", then the error:
 // "outer: worker-3: connection refused", or "index 2: boom" for an input
-// of [Gather], [Map] or [First]. In debug mode (see [Debug]) the message
+// of [Gather], [Map] or [First]. In debug mode (package nurserydebug) the message
 // names the task's path and spawn site instead.
 //
 // The error of [Run]'s body and the parent's cancellation belong to the
@@ -160,6 +160,29 @@ func (e *TaskError) Error() string {
 // Unwrap returns Err, so that errors.Is and errors.As see the task's error.
 func (e *TaskError) Unwrap() error { return e.Err }
 
+// failures are what went wrong in a nursery, and Wait's result. They live
+// apart from the Nursery so that the common scope, where nothing fails,
+// stays small.
+type failures struct {
+	errs   []error       // failures, in the order they happened, named
+	raw    []error       // the same failures (and panics) as the tasks returned them
+	panics []*PanicError // panics, in the order they happened
+
+	err       error       // what Wait returns
+	panicWith *PanicError // what Wait re-panics with, in default mode
+}
+
+// has reports whether err is one of the failures, as a task returned it
+// (errors.Is both ways: the same value, not one that wraps it).
+func (f *failures) has(err error) bool {
+	for _, r := range f.raw {
+		if errors.Is(err, r) && errors.Is(r, err) {
+			return true
+		}
+	}
+	return false
+}
+
 // indexed is the error a task of Gather or Map returns: the index of its
 // input travels to the nursery, which reports it as TaskError.Index.
 type indexed struct {
@@ -177,16 +200,6 @@ func errorText(err error) string {
 	return err.Error()
 }
 func (e *indexed) Unwrap() error { return e.err }
-
-// nurseryError names an error that is the nursery's, not one task's (the
-// body's error, the parent's cancellation): a *TaskError with only the
-// nursery's name, or err itself when the nursery has none.
-func (n *Nursery) nurseryError(err error) error {
-	if n.cfg.name == "" {
-		return err
-	}
-	return &TaskError{Nursery: n.cfg.name, Index: -1, Err: err}
-}
 
 // join returns nil, the only error, or all of them joined.
 func join(errs []error) error {

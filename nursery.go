@@ -2,10 +2,7 @@ package nursery
 
 import (
 	"context"
-	"errors"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 
 	"github.com/structured-go/nursery/internal/debughook"
 	"github.com/structured-go/nursery/internal/live"
@@ -30,76 +27,24 @@ type Nursery struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	parent context.Context
-	cfg    config
+	// cfg is the nursery's settings: the options given to New, and the
+	// hooks New decided on (debug mode, the live tree). A nursery made
+	// without options, debug mode or tree shares noOptions, which is never
+	// written; any other has its own, allocated with it (see New).
+	cfg *config
 
 	// tasks counts tasks that were accepted and have not finished:
 	// running, queued, or blocked; it closes the nursery in Wait.
 	tasks taskCount
-	// sched queues tasks when the nursery has a limit or an executor; nil
-	// means every task gets a new goroutine at once.
-	sched *limiter
-	// dbg is debug mode's state (debug.go), the one hook through which the
-	// core calls debug mode; nil outside it.
-	dbg debughook.Nursery
-	// node is the nursery's entry in the tree of live nurseries (tree.go),
-	// nil unless something that shows the tree is linked in.
-	node *live.Node
+	// lim queues tasks when the nursery has a limit or an executor (limit.go);
+	// nil means every task gets a new goroutine at once.
+	lim *limiter
 
 	mu            sync.Mutex
-	failed        *failures // nil until something fails: most nurseries never need it
+	failed        *failures // nil until something fails: most nurseries never need it; Wait's result once finished
 	selfCancelled bool      // the nursery cancelled itself (Cancel or a failure) before anything else did
 	interrupted   bool      // some task returned or skipped because of the parent's cancellation
 
-	once   sync.Once
-	result *failures // set by finish; nil means Wait returns nil
-}
-
-// failures are what went wrong in a nursery, and Wait's result. They live
-// apart from the Nursery so that the common scope, where nothing fails,
-// stays small.
-type failures struct {
-	errs   []error       // failures, in the order they happened, named
-	raw    []error       // the same failures (and panics) as the tasks returned them
-	panics []*PanicError // panics, in the order they happened
-
-	err    error       // what Wait returns
-	repnic *PanicError // what Wait re-panics with, in default mode
-}
-
-// failuresLocked returns n.failed, made on first use; n.mu is held.
-func (n *Nursery) failuresLocked() *failures {
-	if n.failed == nil {
-		n.failed = new(failures)
-	}
-	return n.failed
-}
-
-// item is one task waiting to run: either a plain function from Go or a
-// runner (Spawn and Start).
-type item struct {
-	fn   func(context.Context) error
-	task runner
-	tc   *taskConfig
-	pool workerPool // the pool counting it as started, once a worker took it
-}
-
-// runner is the part of a typed task that the untyped nursery drives.
-type runner interface {
-	// claim moves the task from queued to running and reports whether the
-	// caller won it; exactly one caller does.
-	claim() bool
-	// context returns the context the task runs with.
-	context() context.Context
-	// call runs the task's function and keeps its value.
-	call(ctx context.Context) error
-	// own reports whether the outcome belongs to the task alone and must
-	// not count toward the nursery (a Start before ready).
-	own(err error, panicked *PanicError) bool
-	// finish publishes the task's outcome to its waiters.
-	finish(err error)
-	// cancelledAlone reports whether the task was cancelled by Task.Cancel
-	// before anything else cancelled it.
-	cancelledAlone() bool
 }
 
 // noCopy lets go vet's copylocks check catch copies of a Nursery.
@@ -108,6 +53,16 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
+// noOptions is the settings of every nursery made without options, debug
+// mode or live tree: the common scope pays for no copy of them.
+var noOptions config
+
+// withOptions is a Nursery and its own settings in one allocation.
+type withOptions struct {
+	n   Nursery
+	cfg config
+}
+
 // New returns a nursery whose context is derived from ctx. The caller must
 // call [Nursery.Wait]; until then the nursery and its tasks stay alive.
 // New panics if ctx is nil.
@@ -115,19 +70,38 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 	if ctx == nil {
 		panic("nursery: nil Context")
 	}
-	n := &Nursery{parent: ctx}
+	var n *Nursery
+	if len(opts) == 0 && !observing() {
+		n = &Nursery{parent: ctx, cfg: &noOptions}
+		n.ctx, n.cancel = context.WithCancelCause(ctx)
+		return n
+	}
+	w := new(withOptions)
+	n = &w.n
+	n.parent, n.cfg = ctx, &w.cfg
 	for _, o := range opts {
 		if o == nil {
 			panic("nursery: nil Option")
 		}
-		o.apply(&n.cfg)
+		o.apply(n.cfg)
 	}
 	n.ctx, n.cancel = context.WithCancelCause(n.enter(ctx))
 	if n.cfg.limit > 0 || n.cfg.executor != nil {
-		n.sched = newLimiter(n, n.cfg.limit, n.cfg.executor)
+		n.lim = newLimiter(n, n.cfg.limit, n.cfg.executor)
 	}
 	n.track()
 	return n
+}
+
+// observing reports whether a new nursery may have to enter the live tree
+// or debug mode: something that shows the tree is linked in, or debug mode
+// is, and is in use (tree.go).
+func observing() bool {
+	if live.On() {
+		return true
+	}
+	dm := debughook.Mode
+	return debugBuild && dm != nil && dm.Active()
 }
 
 // Run creates a nursery, calls body with it, and waits for every task the
@@ -221,7 +195,7 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 	if fn == nil {
 		panic("nursery: nil function")
 	}
-	if len(opts) == 0 && n.sched == nil && (!debugBuild || n.dbg == nil) && n.ctx.Err() == nil {
+	if len(opts) == 0 && n.lim == nil && n.cfg.dbg == nil && n.ctx.Err() == nil {
 		// The common case gets its own path: one allocation (the
 		// goroutine's closure), as small as sync.WaitGroup.Go's.
 		n.accept()
@@ -229,107 +203,6 @@ func (n *Nursery) Go(fn func(ctx context.Context) error, opts ...TaskOption) {
 		return
 	}
 	n.submit(item{fn: fn, tc: n.taskConfig(opts)})
-}
-
-// asPanicError turns a value recovered from the task configured by tc
-// into a *PanicError. A value that already is one is kept, so that the
-// original stack stays the only one and the message does not repeat
-// itself; it is never changed, as another nursery (or a Task's waiter)
-// may hold it too. One re-raised as it came from elsewhere — a subprocess
-// call's remote panic — is reported as a copy that names the task; one
-// that a nested nursery's Wait re-panicked already names where it happened.
-func asPanicError(r any, tc *taskConfig) *PanicError {
-	task, origin := tc.taskName(), tc.debugInfo()
-	pe, ok := r.(*PanicError)
-	if !ok {
-		return &PanicError{Value: r, Stack: debug.Stack(), Task: task, origin: origin}
-	}
-	if pe.raised || (pe.Task != "" || task == "") && (pe.origin != nil || origin == nil) {
-		return pe
-	}
-	c := *pe
-	if c.Task == "" {
-		c.Task = task
-	}
-	if c.origin == nil {
-		c.origin = origin
-	}
-	return &c
-}
-
-// runFunc runs a plain task started by Go without options.
-func (n *Nursery) runFunc(fn func(context.Context) error) {
-	returned, done := false, false
-	var err error
-	defer func() {
-		if returned {
-			if err == nil {
-				n.finished()
-				return
-			}
-			n.settle(item{}, n.ctx, err, nil, false, done)
-			return
-		}
-		// recover must be called by the deferred function itself.
-		var pe *PanicError
-		if r := recover(); r != nil {
-			pe = asPanicError(r, nil)
-		}
-		n.settle(item{}, n.ctx, nil, pe, pe == nil, false)
-	}()
-	err = fn(n.ctx)
-	done = err != nil && n.ctx.Err() != nil
-	returned = true
-}
-
-// accept counts a new task, or panics if Wait has returned — or is about
-// to: accepting a task and the end of Wait are one atomic decision.
-func (n *Nursery) accept() {
-	if !n.tasks.add() {
-		panic("nursery: task started after Wait returned")
-	}
-	if c := n.cfg.counters; c != nil {
-		c.started.Add(1)
-	}
-}
-
-// finished uncounts a task that has finished.
-func (n *Nursery) finished() {
-	if c := n.cfg.counters; c != nil {
-		c.finished.Add(1)
-	}
-	n.tasks.done()
-}
-
-// finishedItem is finished for a task that ran or was dropped from a
-// queue; a pool that counted it as started counts it as completed first,
-// so that the pool's Stats agree with the nursery's Wait.
-func (n *Nursery) finishedItem(it item) {
-	if it.pool != nil {
-		it.pool.taskCompleted()
-	}
-	n.finished()
-}
-
-// countFailure counts a failed task in the nursery's Counters.
-func (n *Nursery) countFailure() {
-	if c := n.cfg.counters; c != nil {
-		c.failed.Add(1)
-	}
-}
-
-// submit accepts a task and hands it to the scheduler.
-func (n *Nursery) submit(it item) {
-	n.accept()
-	if n.ctx.Err() != nil {
-		n.drop(it, nil)
-		return
-	}
-	if n.sched != nil {
-		n.sched.submit(it)
-		return
-	}
-	go n.exec(it, false)
 }
 
 // Context returns the nursery's context, which every task receives. It is
@@ -343,10 +216,6 @@ func (n *Nursery) Context() context.Context { return n.ctx }
 // cancelling is not failing, so Wait returns nil unless some task failed for
 // another reason. Tasks not started yet never start. Cancel does not wait.
 func (n *Nursery) Cancel(cause error) {
-	n.cancelSelf(cause)
-}
-
-func (n *Nursery) cancelSelf(cause error) {
 	n.mu.Lock()
 	if n.ctx.Err() == nil {
 		n.selfCancelled = true
@@ -393,30 +262,43 @@ func (n *Nursery) Wait() error {
 	if !n.tasks.idle() {
 		c = block()
 	}
-	n.tasks.wait()
-	n.once.Do(n.finish)
+	if n.tasks.wait() {
+		n.finish()
+		n.tasks.finished()
+	} else {
+		n.tasks.waitFinished()
+	}
 	c.unblock()
-	if r := n.result; r != nil {
-		if r.repnic != nil {
-			panic(r.repnic)
+	// n.failed no longer changes: it is Wait's result.
+	if f := n.failed; f != nil {
+		if f.panicWith != nil {
+			panic(f.panicWith)
 		}
-		return r.err
+		return f.err
 	}
 	return nil
 }
 
-// finish computes Wait's result once every task has returned.
+// finish computes Wait's result once every task has returned; the Wait
+// that closed the count calls it, once.
 func (n *Nursery) finish() {
-	if n.sched != nil {
-		n.sched.close()
+	if n.lim != nil {
+		n.lim.close()
 	}
-	n.mu.Lock()
-	if n.interrupted && !n.selfCancelled {
-		f := n.failuresLocked()
-		f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
+	// Every task has finished, and Run's body has returned: nothing writes
+	// failed or interrupted any more (only Cancel may still run, and it
+	// writes selfCancelled), and the count's atomics ordered their writes
+	// before this point. So the common case, where nothing happened, takes
+	// no lock.
+	if n.interrupted {
+		n.mu.Lock()
+		if !n.selfCancelled {
+			f := n.failuresLocked()
+			f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
+		}
+		n.mu.Unlock()
 	}
 	f := n.failed
-	n.mu.Unlock()
 
 	n.untrack()
 	n.cancel(nil)
@@ -432,11 +314,69 @@ func (n *Nursery) finish() {
 			p.nursery = n.cfg.name
 		}
 		p.raised = true
-		f.repnic = &p
+		f.panicWith = &p
 	} else {
 		f.err = join(f.errs)
 	}
-	n.result = f
+}
+
+// Starting, running and finishing tasks.
+
+// taskConfig returns the settings of a task that Go, Spawn or Start — its
+// only callers — start; in debug mode they include the task's record,
+// which notes the spawn site.
+func (n *Nursery) taskConfig(opts []TaskOption) *taskConfig {
+	tc := newTaskConfig(opts)
+	if d := n.cfg.dbg; debugBuild && d != nil {
+		if tc == nil {
+			tc = new(taskConfig)
+		}
+		tc.dbg = d.Task(tc.name)
+	}
+	return tc
+}
+
+// accept counts a new task, or panics if Wait has returned — or is about
+// to: accepting a task and the end of Wait are one atomic decision.
+func (n *Nursery) accept() {
+	if !n.tasks.add() {
+		panic("nursery: task started after Wait returned")
+	}
+	if c := n.cfg.counters; c != nil {
+		c.started.Add(1)
+	}
+}
+
+// submit accepts a task and hands it to the limiter, or to a goroutine of
+// its own.
+func (n *Nursery) submit(it item) {
+	n.accept()
+	if n.ctx.Err() != nil {
+		n.drop(it, nil)
+		return
+	}
+	if n.lim != nil {
+		n.lim.submit(it)
+		return
+	}
+	go n.exec(it, false)
+}
+
+// runFunc runs a plain task started by Go without options.
+func (n *Nursery) runFunc(fn func(context.Context) error) {
+	var out outcome
+	defer func() {
+		if out.how == stillRunning {
+			// recover must be called by the deferred function itself.
+			out = ended(recover(), nil)
+		}
+		if out.how == returned && out.err == nil {
+			n.finished()
+			return
+		}
+		n.settle(item{}, n.ctx, out)
+	}()
+	out = returnedFrom(fn(n.ctx), n.ctx)
 }
 
 // exec claims and runs one task on the calling goroutine. queued says
@@ -459,12 +399,12 @@ func (n *Nursery) exec(it item, queued bool) {
 		}
 		return
 	}
-	n.run(it, queued)
+	n.runItem(it, queued)
 }
 
-// run runs a claimed task on the calling goroutine, recovering its panic
-// or runtime.Goexit, and settles its outcome.
-func (n *Nursery) run(it item, queued bool) {
+// runItem runs a claimed task on the calling goroutine, recovering its
+// panic or runtime.Goexit, and settles its outcome.
+func (n *Nursery) runItem(it item, queued bool) {
 	ctx := n.ctx
 	if it.task != nil {
 		ctx = it.task.context()
@@ -473,90 +413,58 @@ func (n *Nursery) run(it item, queued bool) {
 		n.dropClaimed(it, nil)
 		return
 	}
-	var (
-		err      error
-		returned bool
-		done     bool // ctx was done when the task returned an error
-	)
+	var out outcome
 	defer func() {
-		var pe *PanicError
-		goexit := false
-		if !returned {
-			if r := recover(); r != nil {
-				pe = asPanicError(r, it.tc)
-			} else {
-				goexit = true
-			}
+		if out.how == stillRunning {
+			out = ended(recover(), it.tc)
 		}
-		n.settle(it, ctx, err, pe, goexit, done)
+		n.settle(it, ctx, out)
 	}()
+	var err error
 	if it.tc != nil && it.tc.hasTimeout {
 		var timeout error
-		_, timeout, err = within(ctx, it.tc.timeout, it.call)
+		_, timeout, err = runWithDeadline(ctx, it.tc.timeout, it.call)
 		if timeout != nil {
 			err = timeout // a failure of its own, whatever ctx says
 		}
 	} else {
 		err = it.call(ctx)
 	}
-	done = err != nil && ctx.Err() != nil
-	returned = true
+	out = returnedFrom(err, ctx)
 }
 
-func (it item) call(ctx context.Context) error {
-	if t := it.tc.debugInfo(); t != nil {
-		var alone *atomic.Bool
-		if c, ok := ctx.(*taskContext); ok {
-			alone = &c.alone
-		}
-		return t.Run(ctx, alone, it.callPlain)
-	}
-	return it.callPlain(ctx)
-}
-
-func (it item) callPlain(ctx context.Context) error {
-	if it.fn != nil {
-		return it.fn(ctx)
-	}
-	return it.task.call(ctx)
-}
-
-// settle accounts for a task's outcome and marks it finished. done says
-// whether ctx was already done when the task returned err: only then can
-// err be the cancellation rather than a failure (see isCancellation).
-func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError, goexit, done bool) {
+// settle accounts for a task's outcome and marks it finished.
+func (n *Nursery) settle(it item, ctx context.Context, out outcome) {
 	defer n.finishedItem(it)
 	t := it.task
-	if goexit {
-		err = errGoexit
-	}
-	if pe != nil {
-		err = pe
-	}
-	if t != nil && t.own(err, pe) {
+	err := out.failure()
+	if t != nil && t.ownsOutcome(err, out.panic) {
 		return
 	}
-	switch {
-	case pe != nil:
+	switch out.how {
+	case panicked:
 		n.countFailure()
 		n.mu.Lock()
 		f := n.failuresLocked()
-		f.panics = append(f.panics, pe)
-		f.raw = append(f.raw, pe)
+		f.panics = append(f.panics, out.panic)
+		f.raw = append(f.raw, out.panic)
 		if n.cfg.panicErr {
-			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: it.tc.taskName(), Index: -1, Err: pe})
+			f.errs = append(f.errs, &TaskError{Nursery: n.cfg.name, Task: it.tc.taskName(), Index: -1, Err: out.panic})
 		}
-		n.cancelLocked(pe)
+		n.cancelLocked(out.panic)
 		n.mu.Unlock()
-	case goexit:
+	case exited:
 		n.fail(err, it.tc, true)
-	case err == nil:
-	case done && isCancellation(err, ctx):
-		n.interruptedBy(t)
-	case done:
-		n.fail(withoutCancellation(err, ctx), it.tc, false)
-	default:
-		n.fail(err, it.tc, false)
+	case returnedLate:
+		if isCancellation(err, ctx) {
+			n.interruptedBy(t)
+		} else {
+			n.fail(withoutCancellation(err, ctx), it.tc, false)
+		}
+	case returned:
+		if err != nil {
+			n.fail(err, it.tc, false)
+		}
 	}
 	if t != nil {
 		t.finish(err)
@@ -564,8 +472,9 @@ func (n *Nursery) settle(it item, ctx context.Context, err error, pe *PanicError
 }
 
 // fail records a task's failure (or hands it to the error handler) and,
-// unless the nursery collects or handles errors,
-// cancels it with the failure as cause.
+// unless the nursery collects or handles errors, cancels it with the
+// failure as cause; always makes it cancel (runtime.Goexit is a bug, not a
+// failure to collect).
 func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 	n.countFailure()
 	werr := n.taskError(err, tc)
@@ -581,26 +490,6 @@ func (n *Nursery) fail(err error, tc *taskConfig, always bool) {
 		n.cancelLocked(err)
 	}
 	n.mu.Unlock()
-}
-
-// cancelLocked cancels the nursery with a failure as the cause; n.mu is
-// held.
-func (n *Nursery) cancelLocked(cause error) {
-	if n.ctx.Err() == nil {
-		n.selfCancelled = true
-		n.cancel(cause)
-	}
-}
-
-// has reports whether err is one of the failures, as a task returned it
-// (errors.Is both ways: the same value, not one that wraps it).
-func (f *failures) has(err error) bool {
-	for _, r := range f.raw {
-		if errors.Is(err, r) && errors.Is(r, err) {
-			return true
-		}
-	}
-	return false
 }
 
 // interruptedBy notes that a task ended because of a cancellation; only
@@ -635,7 +524,7 @@ func (n *Nursery) dropClaimed(it item, refused error) {
 		ctx = t.context()
 	}
 	if refused != nil && ctx.Err() == nil {
-		if t != nil && t.own(refused, nil) {
+		if t != nil && t.ownsOutcome(refused, nil) {
 			return
 		}
 		n.fail(refused, it.tc, false)
@@ -645,11 +534,158 @@ func (n *Nursery) dropClaimed(it item, refused error) {
 		return
 	}
 	cause := context.Cause(ctx)
-	if t != nil && t.own(cause, nil) {
+	if t != nil && t.ownsOutcome(cause, nil) {
 		return
 	}
 	n.interruptedBy(t)
 	if t != nil {
 		t.finish(cause)
+	}
+}
+
+// finished uncounts a task that has finished.
+func (n *Nursery) finished() {
+	if c := n.cfg.counters; c != nil {
+		c.finished.Add(1)
+	}
+	n.tasks.done()
+}
+
+// finishedItem is finished for a task that ran or was dropped from a
+// queue; a pool that counted it as started counts it as completed first,
+// so that the pool's Stats agree with the nursery's Wait.
+func (n *Nursery) finishedItem(it item) {
+	if it.pool != nil {
+		it.pool.taskCompleted()
+	}
+	n.finished()
+}
+
+// countFailure counts a failed task in the nursery's Counters.
+func (n *Nursery) countFailure() {
+	if c := n.cfg.counters; c != nil {
+		c.failed.Add(1)
+	}
+}
+
+// Failures and cancellation.
+
+// failuresLocked returns n.failed, made on first use; n.mu is held.
+func (n *Nursery) failuresLocked() *failures {
+	if n.failed == nil {
+		n.failed = new(failures)
+	}
+	return n.failed
+}
+
+// cancelLocked cancels the nursery with a failure as the cause; n.mu is
+// held.
+func (n *Nursery) cancelLocked(cause error) {
+	if n.ctx.Err() == nil {
+		n.selfCancelled = true
+		n.cancel(cause)
+	}
+}
+
+// taskError names a task's failure for Wait's report: a *TaskError with
+// the names of the nursery and task and, in debug mode, the task's path
+// and spawn site.
+func (n *Nursery) taskError(err error, tc *taskConfig) error {
+	ix, indexed := err.(*indexed)
+	t := tc.debugInfo()
+	if t == nil && n.cfg.name == "" && tc.taskName() == "" && !indexed {
+		// Nothing to name: the error as the task returned it, so that
+		// comparing Wait's result with a sentinel works as with errgroup.
+		return err
+	}
+	te := &TaskError{Nursery: n.cfg.name, Task: tc.taskName(), Index: -1, Err: err}
+	if indexed {
+		te.Index, te.Err = ix.index, ix.err
+	}
+	if t == nil {
+		return te
+	}
+	if inner := asTaskError(te.Err); inner != nil && inner.origin != nil && inner.origin.Within(t) {
+		// The error of a nursery nested in this task already names the
+		// whole path down to the task that failed.
+		if te.Index < 0 {
+			return te.Err
+		}
+		return &TaskError{Index: te.Index, Err: te.Err}
+	}
+	te.origin = t
+	return te
+}
+
+// nurseryError names an error that is the nursery's, not one task's (the
+// body's error, the parent's cancellation): a *TaskError with only the
+// nursery's name, or err itself when the nursery has none.
+func (n *Nursery) nurseryError(err error) error {
+	if n.cfg.name == "" {
+		return err
+	}
+	return &TaskError{Nursery: n.cfg.name, Index: -1, Err: err}
+}
+
+// The live tree and debug mode (tree.go, debug.go).
+
+// enter decides whether the nursery is in debug mode and in the live
+// tree, and returns the context that the nursery's own context is to
+// derive from. New calls it before making n.ctx, and track once n is
+// complete.
+func (n *Nursery) enter(parent context.Context) context.Context {
+	c := n.cfg
+	dm := debughook.Mode
+	if !debugBuild {
+		dm = nil
+	}
+	tree := live.On()
+	if !tree && (dm == nil || c.debug == nil && !dm.Active()) {
+		return parent // nothing to look up
+	}
+	up, upTask := live.Scope(parent)
+	if dm != nil && dm.Wants(c.debug, up) {
+		c.dbg = dm.Nursery(debughook.Args{
+			Parent:   parent,
+			Up:       up,
+			UpTask:   upTask,
+			Name:     c.name,
+			Status:   c.status,
+			Settings: c.debug,
+		})
+		return c.dbg.Context()
+	}
+	if !tree {
+		return parent
+	}
+	c.node = &live.Node{Up: up, Name: c.name, Entry: (*entry)(n)}
+	return live.WithNode(parent, c.node)
+}
+
+// track registers the nursery in the tree of live nurseries.
+func (n *Nursery) track() {
+	if d := n.cfg.dbg; debugBuild && d != nil {
+		d.Track(n, n.ctx)
+	} else if nd := n.cfg.node; nd != nil {
+		nd.Register()
+	}
+}
+
+// blocked notes that Wait has been called.
+func (n *Nursery) blocked() {
+	if d := n.cfg.dbg; debugBuild && d != nil {
+		d.WaitStarted()
+	} else if nd := n.cfg.node; nd != nil && !nd.Waiting.Load() {
+		nd.Waiting.Store(true)
+	}
+}
+
+// untrack removes the nursery from the tree once its tasks have all
+// returned; Wait's finish calls it.
+func (n *Nursery) untrack() {
+	if d := n.cfg.dbg; debugBuild && d != nil {
+		d.Done()
+	} else if nd := n.cfg.node; nd != nil {
+		nd.Unregister()
 	}
 }

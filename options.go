@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/structured-go/nursery/internal/debughook"
+	"github.com/structured-go/nursery/internal/live"
 )
 
 // An Option configures a [Nursery] (and the scopes that [Map] creates).
@@ -28,6 +29,10 @@ type config struct {
 	status   func() string       // WithStatus, or nil
 	handler  func(error)         // WithErrorHandler, or nil
 	debug    *debughook.Settings // nurserydebug's options, rarely given
+
+	// Decided by New, not by options.
+	dbg  debughook.Nursery // debug mode's state (debug.go), the one hook; nil outside it
+	node *live.Node        // the entry in the live tree (tree.go); nil when not shown
 }
 
 // taskConfig holds one task's settings; a nil *taskConfig means defaults.
@@ -75,7 +80,7 @@ func WithLimit(k int) Option {
 }
 
 // WithStatus gives the nursery a line of status that the live tree
-// ([WriteTree], [TreeJSON], [Handler]) shows beside it, computed by status
+// (package nurserytree) shows beside it, computed by status
 // each time the tree is shown — a supervisor's children and their
 // restarts, a server's open connections. status must be quick and safe
 // for concurrent use. WithStatus panics if status is nil.

@@ -90,7 +90,7 @@ func (s *service[T]) markReady(v T) {
 	close(s.started)
 }
 
-func (s *service[T]) own(err error, panicked *PanicError) bool {
+func (s *service[T]) ownsOutcome(err error, panicked *PanicError) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.returned = true

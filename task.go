@@ -117,7 +117,7 @@ func (t *Task[T]) call(ctx context.Context) error {
 	return err
 }
 
-func (t *Task[T]) own(error, *PanicError) bool { return false }
+func (t *Task[T]) ownsOutcome(error, *PanicError) bool { return false }
 
 func (t *Task[T]) cancelledAlone() bool { return t.ctx.alone.Load() }
 

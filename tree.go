@@ -1,10 +1,8 @@
 package nursery
 
 import (
-	"context"
 	"time"
 
-	"github.com/structured-go/nursery/internal/debughook"
 	"github.com/structured-go/nursery/internal/live"
 )
 
@@ -18,66 +16,6 @@ import (
 // debug mode's (nurserydebug), allocated apart from the Nursery so that the
 // registry does not keep a nursery that was never waited reachable and the
 // leak can be reported.
-
-// enter decides whether the nursery is in debug mode and in the tree, and
-// returns the context that the nursery's own context is to derive from.
-// New calls it before making n.ctx, and track once n is complete.
-func (n *Nursery) enter(parent context.Context) context.Context {
-	dm := debughook.Mode
-	if !debugBuild {
-		dm = nil
-	}
-	s := n.cfg.debug
-	tree := live.On()
-	if !tree && (dm == nil || s == nil && !dm.Active()) {
-		return parent // the common case: nothing to look up
-	}
-	up, upTask := live.Scope(parent)
-	if dm != nil && dm.Wants(s, up) {
-		n.dbg = dm.Nursery(debughook.Args{
-			Parent:   parent,
-			Up:       up,
-			UpTask:   upTask,
-			Name:     n.cfg.name,
-			Status:   n.cfg.status,
-			Settings: s,
-		})
-		return n.dbg.Context()
-	}
-	if !tree {
-		return parent
-	}
-	n.node = &live.Node{Up: up, Name: n.cfg.name, Entry: (*entry)(n)}
-	return live.WithNode(parent, n.node)
-}
-
-// track registers the nursery in the tree of live nurseries.
-func (n *Nursery) track() {
-	if debugBuild && n.dbg != nil {
-		n.dbg.Track(n, n.ctx)
-	} else if n.node != nil {
-		n.node.Register()
-	}
-}
-
-// blocked notes that Wait has been called.
-func (n *Nursery) blocked() {
-	if debugBuild && n.dbg != nil {
-		n.dbg.WaitStarted()
-	} else if n.node != nil && !n.node.Waiting.Load() {
-		n.node.Waiting.Store(true)
-	}
-}
-
-// untrack removes the nursery from the tree once its tasks have all
-// returned; Wait's finish calls it.
-func (n *Nursery) untrack() {
-	if debugBuild && n.dbg != nil {
-		n.dbg.Done()
-	} else if n.node != nil {
-		n.node.Unregister()
-	}
-}
 
 // entry is a nursery outside debug mode as the tree shows it.
 type entry Nursery

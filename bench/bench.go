@@ -160,7 +160,7 @@ func Groups() []Group {
 	for _, n := range []int{1, 100, 10_000} {
 		gs = append(gs, Group{
 			Family: "Core", Name: fmt.Sprintf("spawn-%d", n), Issue: 3, Tasks: n,
-			Note: "New+Go×n+Wait of no-op tasks; target: nursery-go ≤ 1.2× waitgroup-go per task, ≤ 2 allocs/task; spawn ≤ 3 allocs/task",
+			Note: "New+Go×n+Wait of no-op tasks; target: nursery-go ≤ 1.1× waitgroup-go per task (issue 14), ≤ 2 allocs/task; spawn ≤ 3 allocs/task",
 			Cases: []Case{
 				{"waitgroup-go", Baseline, WaitGroupGo(n)},
 				{"errgroup", Peer, ErrgroupGroup(n)},
@@ -175,7 +175,7 @@ func Groups() []Group {
 	gs = append(gs,
 		Group{
 			Family: "Core", Name: "empty", Issue: 3, Tasks: 1,
-			Note: "create and Wait a scope with no task (per op); target: nursery-new ≤ 1.5× errgroup-ctx",
+			Note: "create and Wait a scope with no task (per op); target: nursery-new ≤ 1.2× errgroup-ctx (issue 14)",
 			Cases: []Case{
 				{"errgroup-ctx", Baseline, ErrgroupWithContext(0)},
 				{"waitgroup-cancel", Peer, WaitGroupCancel(0)},

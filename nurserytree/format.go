@@ -14,7 +14,7 @@ import (
 // its writer.
 const treeBuffer = 16 << 10
 
-// writeText writes the tree as WriteTree shows it.
+// writeText writes the tree as Write shows it.
 func writeText(w io.Writer, roots []*live.Nursery) error {
 	bw := bufio.NewWriterSize(w, treeBuffer)
 	if len(roots) == 0 {
@@ -54,12 +54,12 @@ func writeText(w io.Writer, roots []*live.Nursery) error {
 		return err
 	}
 	if plain {
-		_, _ = bw.WriteString("(task names, ages and sites are shown in debug mode: nursery.Debug() or NURSERY_DEBUG=1)\n")
+		_, _ = bw.WriteString("(task names, ages and sites are shown in debug mode: nurserydebug.On() or NURSERY_DEBUG=1)\n")
 	}
 	return bw.Flush()
 }
 
-// spaces indents WriteTree's lines, a slice at a time.
+// spaces indents Write's lines, a slice at a time.
 const spaces = "                                                                "
 
 func writeIndent(w *bufio.Writer, depth int) {

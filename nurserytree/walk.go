@@ -13,11 +13,11 @@ type treeItem struct {
 	t      *live.Task    // a task of the nursery above
 	above  *live.Nursery // the nursery above n, or t's nursery
 	task   *live.Task    // the task n was created in, if any
-	depth  int           // as WriteTree indents it
+	depth  int           // as Write indents it
 	cancel bool          // what n is under is cancelling
 }
 
-// walk visits the tree in the order WriteTree shows it: a nursery, then
+// walk visits the tree in the order Write shows it: a nursery, then
 // each of its tasks followed by the nurseries created inside that task,
 // then the nurseries under it outside tasks. Nurseries come in creation
 // order (debug mode) or by name, tasks in the order they started. Before

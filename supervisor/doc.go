@@ -54,7 +54,7 @@
 // logged through log/slog ([Logger]; slog.Default() unless set) and given
 // to an optional [Hook] for metrics. [Supervisor.Children] returns each
 // child's state, restart count and last failures. The supervisor's nursery
-// is named after it, and the live tree (nursery.WriteTree, TreeJSON and
+// is named after it, and the live tree (nurserytree.Write, JSON and
 // Handler) shows beside it each child's state, restarts and last failure
 // ("db: running; http: restarting, 2 restarts, last: connection refused");
 // nested supervisors appear under their parents. In nursery debug mode the

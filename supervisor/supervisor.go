@@ -51,7 +51,7 @@ type child struct {
 // New returns a supervisor named name, configured by opts: its
 // [Strategy] (default OneForOne), [Intensity], [Backoff], [Logger] and
 // [Hook]. Add its children with [Supervisor.Add]. The name names its
-// nursery in the live tree (nursery.WriteTree), its errors and its events.
+// nursery in the live tree (nurserytree.Write), its errors and its events.
 // New panics if name is empty.
 func New(name string, opts ...Option) *Supervisor {
 	if name == "" {

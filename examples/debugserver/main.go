@@ -4,7 +4,7 @@
 // Each connection gets its own nursery with a reader and a writer task, so
 // the tree shows exactly what the server is doing: which connections are
 // open, which tasks they run, since when and from which line. The program
-// turns on debug mode with nursery.Debug(), so that the tree lists tasks
+// turns on debug mode with nurserydebug.On(), so that the tree lists tasks
 // and their spawn sites and the pprof goroutine profile groups goroutines
 // by the labels "nursery" and "task"; without it, the tree shows the
 // nurseries only, at no cost per task.
