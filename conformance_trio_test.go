@@ -223,10 +223,6 @@ func trioRecoverPanic(f func()) (v any) {
 	return nil
 }
 
-// ---------------------------------------------------------------------------
-// Nurseries and errors
-// ---------------------------------------------------------------------------
-
 // Ported from trio src/trio/_core/_tests/test_run.py test_basic,
 // test_initial_task_error, test_nursery_main_block_error_basic and
 // test_nursery_explicit_exception: what the main block returns comes out
@@ -700,10 +696,6 @@ func TestConformanceTrioSpawnName(t *testing.T) {
 		assert.EqualError(t, err, "outer: func3: boom")
 	})
 }
-
-// ---------------------------------------------------------------------------
-// Start (nursery.start and task_status.started)
-// ---------------------------------------------------------------------------
 
 // Ported from trio src/trio/_core/_tests/test_run.py test_nursery_start
 // (happy path): start waits for started(), returns its value, and the
