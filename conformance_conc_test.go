@@ -389,7 +389,7 @@ func TestConformanceConcPool(t *testing.T) {
 			{name: "Pool(2)", opts: []nursery.Option{nursery.WithExecutor(pool)}},
 		} {
 			var pe *nursery.PanicError
-			confWithin(t, tc.name+": nursery whose every task panics", func(ctx context.Context) {
+			mustFinish(t, tc.name+": nursery whose every task panics", func(ctx context.Context) {
 				n := nursery.New(ctx, tc.opts...)
 				for range 10 {
 					n.Go(func(context.Context) error { panic(42) })
@@ -397,19 +397,19 @@ func TestConformanceConcPool(t *testing.T) {
 				v, panicked := confCatch(func() { _ = n.Wait() })
 				assert.True(t, panicked, "Wait did not re-panic")
 				pe, _ = v.(*nursery.PanicError)
-			})
+			}, nil)
 			require.NotNil(t, pe, tc.name)
 			assert.Equal(t, 42, pe.Value, tc.name)
 		}
 		var ran atomic.Int32
-		confWithin(t, "pool after panics", func(ctx context.Context) {
+		mustFinish(t, "pool after panics", func(ctx context.Context) {
 			assert.NoError(t, nursery.Run(ctx, func(n *nursery.Nursery) error {
 				for range 4 {
 					n.Go(func(context.Context) error { ran.Add(1); return nil })
 				}
 				return nil
 			}, nursery.WithExecutor(pool)))
-		})
+		}, nil)
 		assert.Equal(t, int32(4), ran.Load())
 	})
 
@@ -503,7 +503,7 @@ func TestConformanceConcErrorPool(t *testing.T) {
 func TestConformanceConcExampleContextPoolCancelOnError(t *testing.T) {
 	t.Parallel()
 	var err error
-	confWithin(t, "tasks waiting for the failure's cancellation", func(ctx context.Context) {
+	mustFinish(t, "tasks waiting for the failure's cancellation", func(ctx context.Context) {
 		n := nursery.New(ctx, nursery.WithLimit(4))
 		for i := range 3 {
 			n.Go(func(ctx context.Context) error {
@@ -515,7 +515,7 @@ func TestConformanceConcExampleContextPoolCancelOnError(t *testing.T) {
 			})
 		}
 		err = n.Wait()
-	})
+	}, nil)
 	require.Error(t, err)
 	assert.Equal(t, "I will cancel all other tasks!", err.Error())
 }
@@ -572,7 +572,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 		t.Run("canceled", func(t *testing.T) {
 			t.Parallel()
 			var err error
-			confWithin(t, "task waiting for the parent's cancellation", func(ctx context.Context) {
+			mustFinish(t, "task waiting for the parent's cancellation", func(ctx context.Context) {
 				ctx, cancel := context.WithCancel(ctx)
 				n := nursery.New(ctx, nursery.CollectErrors())
 				n.Go(func(ctx context.Context) error {
@@ -581,7 +581,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 				})
 				cancel()
 				err = n.Wait()
-			})
+			}, nil)
 			require.ErrorIs(t, err, context.Canceled)
 			assert.Len(t, confLeaves(err), 1, "the parent's cancellation is reported once: %v", err)
 		})
@@ -592,7 +592,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 			t.Parallel()
 			errGone := errors.New("client went away")
 			var err error
-			confWithin(t, "tasks waiting for the parent's cancellation", func(ctx context.Context) {
+			mustFinish(t, "tasks waiting for the parent's cancellation", func(ctx context.Context) {
 				ctx, cancel := context.WithCancelCause(ctx)
 				n := nursery.New(ctx, nursery.CollectErrors())
 				for range 3 {
@@ -603,7 +603,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 				}
 				cancel(errGone)
 				err = n.Wait()
-			})
+			}, nil)
 			require.ErrorIs(t, err, errGone)
 			assert.Equal(t, "client went away", err.Error())
 		})
@@ -628,7 +628,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 		t.Parallel()
 		var err error
 		var siblingSaw error
-		confWithin(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
+		mustFinish(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			n.Go(func(ctx context.Context) error {
 				<-ctx.Done()
@@ -637,7 +637,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 			})
 			n.Go(func(context.Context) error { return err1 })
 			err = n.Wait()
-		})
+		}, nil)
 		assert.ErrorIs(t, siblingSaw, context.Canceled, "the sibling was cancelled")
 		require.ErrorIs(t, err, err1)
 		require.NotErrorIs(t, err, context.Canceled, "the cancellation the failure caused is not itself a failure")
@@ -691,7 +691,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 	t.Run("WithFirstError and WithCancelOnError", func(t *testing.T) {
 		t.Parallel()
 		var err error
-		confWithin(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
+		mustFinish(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			n.Go(func(context.Context) error { return err1 })
 			n.Go(func(ctx context.Context) error {
@@ -699,7 +699,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 				return ctx.Err()
 			})
 			err = n.Wait()
-		})
+		}, nil)
 		require.ErrorIs(t, err, err1)
 		require.NotErrorIs(t, err, context.Canceled)
 		assert.Equal(t, "err1", err.Error())
@@ -711,7 +711,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 		t.Parallel()
 		var cancelledTasks atomic.Int64
 		var pe *nursery.PanicError
-		confWithin(t, "siblings waiting for the panic's cancellation", func(ctx context.Context) {
+		mustFinish(t, "siblings waiting for the panic's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			var started sync.WaitGroup
 			for range 2 {
@@ -728,7 +728,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 			v, panicked := confCatch(func() { _ = n.Wait() })
 			assert.True(t, panicked, "Wait did not re-panic")
 			pe, _ = v.(*nursery.PanicError)
-		})
+		}, nil)
 		require.NotNil(t, pe)
 		assert.Equal(t, "abort!", pe.Value)
 		assert.EqualValues(t, 2, cancelledTasks.Load())
@@ -992,7 +992,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 		t.Parallel()
 		var err error
 		var errs []error
-		confWithin(t, "task waiting for the parent's cancellation", func(ctx context.Context) {
+		mustFinish(t, "task waiting for the parent's cancellation", func(ctx context.Context) {
 			ctx, cancel := context.WithCancel(ctx)
 			n := nursery.New(ctx, nursery.CollectErrors())
 			results := confSpawnAll(n, func(ctx context.Context) (int, error) {
@@ -1002,7 +1002,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 			cancel()
 			err = n.Wait()
 			_, errs = results()
-		})
+		}, nil)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Len(t, confLeaves(err), 1)
 		require.Len(t, errs, 1)
@@ -1013,7 +1013,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 		t.Parallel()
 		var err error
 		var errs []error
-		confWithin(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
+		mustFinish(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			results := confSpawnAll(n,
 				func(ctx context.Context) (int, error) {
@@ -1024,7 +1024,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 			)
 			err = n.Wait()
 			_, errs = results()
-		})
+		}, nil)
 		require.ErrorIs(t, err, err1)
 		require.NotErrorIs(t, err, context.Canceled, "the cancellation the failure caused is not itself a failure")
 		require.Len(t, errs, 2)
@@ -1037,7 +1037,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 		var cancelledTasks atomic.Int64
 		var pe *nursery.PanicError
 		var errs []error
-		confWithin(t, "siblings waiting for the panic's cancellation", func(ctx context.Context) {
+		mustFinish(t, "siblings waiting for the panic's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			var started sync.WaitGroup
 			started.Add(2)
@@ -1057,7 +1057,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 			_, berr := bad.Wait()
 			var tpe *nursery.PanicError
 			assert.ErrorAs(t, berr, &tpe, "Task.Wait of a panicked task")
-		})
+		}, nil)
 		require.NotNil(t, pe)
 		assert.Equal(t, "abort!", pe.Value)
 		assert.EqualValues(t, 2, cancelledTasks.Load())
@@ -1192,7 +1192,7 @@ func TestConformanceConcIteratorConcurrency(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			confWithin(t, "Map waiting for all its calls to run at once", func(ctx context.Context) {
+			mustFinish(t, "Map waiting for all its calls to run at once", func(ctx context.Context) {
 				maxConcurrencyHit := make(chan struct{})
 				var concurrentTasks atomic.Int64
 				_, err := nursery.Map(ctx, make([]int, want), func(context.Context, int) (int, error) {
@@ -1206,7 +1206,7 @@ func TestConformanceConcIteratorConcurrency(t *testing.T) {
 					return 0, nil
 				}, tc.opts...)
 				assert.NoError(t, err)
-			})
+			}, nil)
 		})
 	}
 }
@@ -1568,7 +1568,7 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 	for _, ex := range executors {
 		t.Run("context error propagates/"+ex.name, func(t *testing.T) {
 			t.Parallel()
-			confWithin(t, "parent cancellation rounds", func(ctx context.Context) {
+			mustFinish(t, "parent cancellation rounds", func(ctx context.Context) {
 				for i := range rounds {
 					pctx, cancel := context.WithCancel(ctx)
 					n := nursery.New(pctx, append([]nursery.Option{nursery.CollectErrors()}, ex.opts...)...)
@@ -1592,14 +1592,14 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 						return
 					}
 				}
-			})
+			}, nil)
 		})
 	}
 
 	for _, ex := range executors {
 		t.Run("WithCancelOnError/"+ex.name, func(t *testing.T) {
 			t.Parallel()
-			confWithin(t, "failure cancellation rounds", func(ctx context.Context) {
+			mustFinish(t, "failure cancellation rounds", func(ctx context.Context) {
 				for i := range rounds {
 					n := nursery.New(ctx, ex.opts...)
 					// The failing task starts its siblings first; with a limit
@@ -1622,13 +1622,13 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 						return
 					}
 				}
-			})
+			}, nil)
 		})
 	}
 
 	t.Run("WithCancelOnError and panic", func(t *testing.T) {
 		t.Parallel()
-		confWithin(t, "panic cancellation rounds", func(ctx context.Context) {
+		mustFinish(t, "panic cancellation rounds", func(ctx context.Context) {
 			for i := range rounds {
 				n := nursery.New(ctx)
 				for range 1 + i%3 {
@@ -1648,6 +1648,6 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 					return
 				}
 			}
-		})
+		}, nil)
 	})
 }

@@ -48,63 +48,6 @@ import (
 	"github.com/structured-go/nursery"
 )
 
-// confHang is how long the conformance tests give work that can only stop
-// by finishing before they call it a hang. It is far beyond what any of them
-// needs on a loaded machine; it only turns a deadlock into a failure with
-// stacks instead of a test binary killed by -timeout.
-const confHang = 20 * time.Second
-
-// errConfHang is the cause with which confWithin cancels hung work.
-var errConfHang = errors.New("conformance watchdog: hang")
-
-// confWithin runs body on a new goroutine, with a context derived from
-// t.Context(), and waits for it to return. If body has not returned after
-// confHang, the test fails with the stacks of every goroutine, which show
-// where the work is stuck; then body's context is cancelled (cause
-// errConfHang) and confWithin waits as long again for body to return, so
-// that body never reports to a finished test. If it still has not, the
-// process panics: nothing else can end it. body must report through assert
-// (not require): it does not run on the test's goroutine.
-func confWithin(t *testing.T, what string, body func(ctx context.Context)) {
-	t.Helper()
-	ctx, cancel := context.WithCancelCause(t.Context())
-	defer cancel(nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		body(ctx)
-	}()
-	timer := time.NewTimer(confHang)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return
-	case <-timer.C:
-	}
-	stacks := confStacks()
-	t.Errorf("%s: still blocked after %v (deadlock?); every goroutine:\n%s", what, confHang, stacks)
-	cancel(errConfHang)
-	timer.Reset(confHang)
-	select {
-	case <-done:
-		t.Logf("%s: returned once its context was cancelled", what)
-	case <-timer.C:
-		panic(fmt.Sprintf("%s: still blocked %v after its context was cancelled; every goroutine:\n%s", what, confHang, confStacks()))
-	}
-}
-
-// confStacks returns the stacks of every goroutine.
-func confStacks() []byte {
-	buf := make([]byte, 1<<20)
-	for {
-		m := runtime.Stack(buf, true)
-		if m < len(buf) {
-			return buf[:m]
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
 // confCatch calls f and returns what it panicked with, if it did.
 func confCatch(f func()) (value any, panicked bool) {
 	panicked = true
@@ -344,7 +287,7 @@ func TestConformanceErrgroupCancelCause(t *testing.T) {
 	t.Run("sibling sees the cause", func(t *testing.T) {
 		t.Parallel()
 		var seen error
-		confWithin(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
+		mustFinish(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			n.Go(func(ctx context.Context) error {
 				<-ctx.Done()
@@ -355,7 +298,7 @@ func TestConformanceErrgroupCancelCause(t *testing.T) {
 			err := n.Wait()
 			assert.ErrorIs(t, err, errDoom)
 			assert.Len(t, confLeaves(err), 1, "the sibling's context.Canceled is reported: %v", err)
-		})
+		}, nil)
 		assert.Equal(t, errDoom, seen)
 	})
 }
@@ -445,7 +388,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 			t.Run("Go into own full group", func(t *testing.T) {
 				// The shape of the report: g.Go(func() error { g.Go(child); ... }).
 				var ran atomic.Int32
-				confWithin(t, "task spawning into its own full nursery", func(ctx context.Context) {
+				mustFinish(t, "task spawning into its own full nursery", func(ctx context.Context) {
 					n := nursery.New(ctx, ex.opts(t)...)
 					n.Go(func(context.Context) error {
 						for range 3 {
@@ -458,7 +401,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 						return nil
 					})
 					assert.NoError(t, n.Wait())
-				})
+				}, nil)
 				assert.Equal(t, int32(4), ran.Load())
 			})
 
@@ -468,7 +411,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 				// the child is sent on a channel instead.
 				const depth = 8
 				var got int
-				confWithin(t, "chain of tasks waiting on children", func(ctx context.Context) {
+				mustFinish(t, "chain of tasks waiting on children", func(ctx context.Context) {
 					n := nursery.New(ctx, ex.opts(t)...)
 					var level func(d int) func(context.Context) (int, error)
 					level = func(d int) func(context.Context) (int, error) {
@@ -485,7 +428,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 					assert.NoError(t, err)
 					got = v
 					assert.NoError(t, n.Wait())
-				})
+				}, nil)
 				assert.Equal(t, depth, got)
 			})
 		})
@@ -513,7 +456,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 		var outer confGauge
 		inner := make([]confGauge, outerTasks)
 		var ran atomic.Int32
-		confWithin(t, "nested nurseries on one shared pool", func(ctx context.Context) {
+		mustFinish(t, "nested nurseries on one shared pool", func(ctx context.Context) {
 			err := nursery.Run(ctx, func(n *nursery.Nursery) error {
 				for i := range outerTasks {
 					n.Go(func(ctx context.Context) error {
@@ -540,7 +483,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 				return nil
 			}, nursery.WithExecutor(pool), nursery.WithLimit(limit))
 			assert.NoError(t, err)
-		})
+		}, nil)
 		assert.Equal(t, int32(outerTasks*innerTasks), ran.Load())
 		assert.LessOrEqual(t, outer.max.Load(), int64(limit))
 		for i := range inner {
@@ -566,7 +509,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 				opts := append([]nursery.Option{nursery.WithExecutor(pool)}, tc.limit...)
 
 				var got [][]int
-				confWithin(t, "nested Map on one shared pool", func(ctx context.Context) {
+				mustFinish(t, "nested Map on one shared pool", func(ctx context.Context) {
 					var err error
 					got, err = nursery.Map(ctx, []int{1, 2, 3}, func(ctx context.Context, i int) ([]int, error) {
 						return nursery.Map(ctx, []int{1, 2, 3}, func(_ context.Context, j int) (int, error) {
@@ -574,7 +517,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 						}, opts...)
 					}, opts...)
 					assert.NoError(t, err)
-				})
+				}, nil)
 				assert.Equal(t, [][]int{{11, 12, 13}, {21, 22, 23}, {31, 32, 33}}, got)
 			})
 		}
@@ -602,7 +545,7 @@ func TestConformanceErrgroupGoWhileWaiting(t *testing.T) {
 	} {
 		const rounds, depth = 200, 5
 		var missed atomic.Int32
-		confWithin(t, tc.name+": tasks spawning while Wait is blocked", func(ctx context.Context) {
+		mustFinish(t, tc.name+": tasks spawning while Wait is blocked", func(ctx context.Context) {
 			for range rounds {
 				n := nursery.New(ctx, tc.opts...)
 				var ran atomic.Int32
@@ -625,7 +568,7 @@ func TestConformanceErrgroupGoWhileWaiting(t *testing.T) {
 					missed.Add(1)
 				}
 			}
-		})
+		}, nil)
 		assert.Zero(t, missed.Load(), "%s: rounds in which Wait returned before every task had run", tc.name)
 	}
 }
@@ -819,22 +762,22 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 	t.Run("sums", func(t *testing.T) {
 		t.Parallel()
 		var got map[string][md5.Size]byte
-		confWithin(t, "MD5All", func(ctx context.Context) {
+		mustFinish(t, "MD5All", func(ctx context.Context) {
 			var err error
 			got, err = confMD5All(ctx, root, os.ReadFile)
 			assert.NoError(t, err)
-		})
+		}, nil)
 		assert.Equal(t, want, got)
 	})
 
 	t.Run("walk fails", func(t *testing.T) {
 		t.Parallel()
 		var err error
-		confWithin(t, "MD5All of a missing root", func(ctx context.Context) {
+		mustFinish(t, "MD5All of a missing root", func(ctx context.Context) {
 			var got map[string][md5.Size]byte
 			got, err = confMD5All(ctx, filepath.Join(root, "missing"), os.ReadFile)
 			assert.Nil(t, got)
-		})
+		}, nil)
 		require.ErrorIs(t, err, fs.ErrNotExist)
 		assert.True(t, strings.HasPrefix(err.Error(), "walk: "), "error %q does not name the walk task", err)
 		assert.Len(t, confLeaves(err), 1, "the walk's failure is reported once: %v", err)
@@ -845,7 +788,7 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 		errRead := errors.New("disk on fire")
 		bad := filepath.Join(root, "d3", "f13")
 		var err error
-		confWithin(t, "MD5All with a failing read", func(ctx context.Context) {
+		mustFinish(t, "MD5All with a failing read", func(ctx context.Context) {
 			var got map[string][md5.Size]byte
 			got, err = confMD5All(ctx, root, func(path string) ([]byte, error) {
 				if path == bad {
@@ -854,7 +797,7 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 				return os.ReadFile(path)
 			})
 			assert.Nil(t, got)
-		})
+		}, nil)
 		require.ErrorIs(t, err, errRead)
 		assert.Equal(t, "digest: disk on fire", err.Error(), "only the failed read is reported, named by its nursery")
 	})

@@ -113,7 +113,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,42 +126,16 @@ import (
 	"github.com/structured-go/nursery"
 )
 
-// trioWatchLimit bounds every conformance test in fake time: a test whose
-// goroutines block forever makes the bubble's clock jump to the watchdog,
-// which fails with every goroutine's stack instead of hanging or reporting
-// a bare deadlock.
-const trioWatchLimit = time.Hour
-
-// trioBubble runs f in a synctest bubble under a watchdog. Every
+// trioBubble runs f in a synctest bubble under the watchdog. Every
 // conformance test runs in a bubble: time is fake and exact, and nothing
-// depends on how fast the machine is.
+// depends on how fast the machine is. A test whose goroutines block forever
+// makes the bubble's clock jump to the watchdog, which fails with every
+// goroutine's stack instead of hanging or reporting a bare deadlock.
 func trioBubble(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
-		stop := trioWatchdog(trioWatchLimit)
-		defer stop()
-		f(t)
+		mustFinish(t, "the test's body", func(context.Context) { f(t) }, nil)
 	})
-}
-
-// trioWatchdog panics with all goroutine stacks if stop is not called
-// within limit. It panics rather than calling t.Fatal because a hung test
-// cannot be stopped from another goroutine; the panic fails the binary
-// with the stacks, which is what we need to diagnose the hang.
-func trioWatchdog(limit time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		timer := time.NewTimer(limit)
-		defer timer.Stop()
-		select {
-		case <-done:
-		case <-timer.C:
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			panic(fmt.Sprintf("trio conformance watchdog: test still running after %v; all goroutines:\n%s", limit, buf))
-		}
-	}()
-	return func() { close(done) }
 }
 
 // trioSleep is trio.sleep: it returns nil after d, or ctx.Err() if ctx ends

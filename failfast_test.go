@@ -86,7 +86,7 @@ func TestFailFastCancelsSiblingsBeforeWait(t *testing.T) {
 	})
 	<-started
 	n.Go(func(context.Context) error { return errBoom })
-	waitOrFail(t, released, "sibling cancellation before Wait")
+	mustFinish(t, "sibling cancellation before Wait", func(context.Context) { <-released }, nil)
 	assert.ErrorIs(t, context.Cause(n.Context()), errBoom)
 	require.ErrorIs(t, n.Wait(), errBoom)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,10 +29,6 @@ var (
 type codeError struct{ code int }
 
 func (e *codeError) Error() string { return fmt.Sprintf("code error %c", rune('a'+e.code)) }
-
-// deadlockTimeout bounds how long a test waits for something that must
-// happen; it only turns a deadlock into a failure, it never decides a pass.
-const deadlockTimeout = 10 * time.Second
 
 // catchPanic runs f and reports whether it panicked and with what value.
 func catchPanic(f func()) (value any, panicked bool) {
@@ -63,50 +60,113 @@ func requireMisuse(t *testing.T, f func()) {
 	assert.True(t, strings.HasPrefix(msg, "nursery: "), "panic message %q must start with %q", msg, "nursery: ")
 }
 
+// deadlockTimeout is how long the watchdog gives work that must finish
+// before it calls it a hang. It only turns a deadlock into a failure with
+// every goroutine's stack instead of a binary killed by -timeout; it never
+// decides a pass, so it is far beyond what any test needs on a loaded
+// machine. In a synctest bubble time is fake, and a bubble whose goroutines
+// all block jumps straight to it; it is also far beyond the fake time any
+// bubble's test spends.
+const deadlockTimeout = time.Minute
+
+// errHang is the cause with which the watchdog cancels the context of work
+// that hangs.
+var errHang = errors.New("test watchdog: hang")
+
 // allStacks returns every goroutine's stack, for deadlock reports.
 func allStacks() string {
 	buf := make([]byte, 1<<20)
-	return string(buf[:runtime.Stack(buf, true)])
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
-// waitOrFail waits for done, failing the test if it takes implausibly long.
-func waitOrFail(t testing.TB, done <-chan struct{}, what string) {
+// mustFinish is the tests' watchdog: it runs f on a new goroutine, with a
+// context derived from t.Context(), and waits for it to return; see
+// [watched.wait] for what happens if it does not. Use it wherever a test
+// waits for work that could deadlock.
+func mustFinish(t testing.TB, what string, f func(ctx context.Context), rescue func()) {
 	t.Helper()
+	goWatched(t, f).wait(t, what, rescue)
+}
+
+// A watched function runs on its own goroutine under the watchdog:
+// [goWatched] starts it, [watched.wait] waits for it.
+type watched struct {
+	cancel   context.CancelCauseFunc
+	done     chan struct{}
+	panicked bool // f panicked or called runtime.Goexit (a require in f)
+	value    any  // what f panicked with; nil after runtime.Goexit
+	stack    []byte
+}
+
+// goWatched starts f on a new goroutine, with a context derived from
+// t.Context(), and returns at once, so that the test can act while f runs;
+// it must then call wait. f runs off the test's goroutine: it should report
+// through assert; a require that fails in f ends f, and wait then ends the
+// test.
+func goWatched(t testing.TB, f func(ctx context.Context)) *watched {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	w := &watched{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer func() {
+			if w.panicked {
+				w.value = recover()
+				if w.value != nil {
+					w.stack = debug.Stack()
+				}
+			}
+		}()
+		w.panicked = true
+		f(ctx)
+		w.panicked = false
+	}()
+	return w
+}
+
+// finished reports whether f has returned.
+func (w *watched) finished() bool { return isClosed(w.done) }
+
+// wait waits for f to return, and fails the test if f panicked (with the
+// panic's value and stack) or ended by a failed require. If f has not
+// returned after deadlockTimeout, wait fails the test with every
+// goroutine's stack, which shows where the work is stuck; then it cancels
+// f's context (cause errHang) and calls rescue, if not nil, to unblock f,
+// and waits as long again, so that f never reports to a finished test. If f
+// still has not returned, wait panics: nothing else can stop it.
+func (w *watched) wait(t testing.TB, what string, rescue func()) {
+	t.Helper()
+	defer w.cancel(nil)
 	timer := time.NewTimer(deadlockTimeout)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-w.done:
 	case <-timer.C:
-		t.Fatalf("%s did not finish within %v (deadlock?); goroutines:\n%s", what, deadlockTimeout, allStacks())
+		t.Errorf("%s did not finish within %v (deadlock?); every goroutine:\n%s", what, deadlockTimeout, allStacks())
+		w.cancel(errHang)
+		if rescue != nil {
+			rescue()
+		}
+		timer.Reset(deadlockTimeout)
+		select {
+		case <-w.done:
+			t.Fatalf("%s returned once rescued", what)
+		case <-timer.C:
+			panic(fmt.Sprintf("%s still blocked %v after its rescue; every goroutine:\n%s", what, deadlockTimeout, allStacks()))
+		}
+	}
+	switch {
+	case w.panicked && w.value != nil:
+		t.Fatalf("%s panicked: %v\n%s", what, w.value, w.stack)
+	case w.panicked:
+		t.FailNow() // f's require failed and ended f
 	}
 }
-
-// outcome is the result of a function run asynchronously by async.
-type outcome struct {
-	done     chan struct{}
-	value    any
-	panicked bool
-}
-
-func async(f func()) *outcome {
-	o := &outcome{done: make(chan struct{})}
-	go func() {
-		defer close(o.done)
-		o.value, o.panicked = catchPanic(f)
-	}()
-	return o
-}
-
-// wait waits for the function to return and fails the test if it panicked.
-func (o *outcome) wait(t testing.TB, what string) {
-	t.Helper()
-	waitOrFail(t, o.done, what)
-	if o.panicked {
-		t.Fatalf("%s panicked: %v", what, o.value)
-	}
-}
-
-func (o *outcome) finished() bool { return isClosed(o.done) }
 
 func isClosed[T any](ch <-chan T) bool {
 	select {

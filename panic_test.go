@@ -95,7 +95,7 @@ func TestPanicCancelsSiblingsAtOnce(t *testing.T) {
 			<-started
 			n.Go(func(context.Context) error { panic("sibling-killer") })
 			// Nobody is in Wait yet: the panic alone must cancel the sibling.
-			waitOrFail(t, released, "sibling cancellation by a panic before Wait")
+			mustFinish(t, "sibling cancellation by a panic before Wait", func(context.Context) { <-released }, nil)
 			_, _ = catchPanic(func() { _ = n.Wait() })
 		})
 	}
@@ -196,16 +196,15 @@ func TestGoexitIsAFailure(t *testing.T) {
 				runtime.Goexit()
 				return 1, nil
 			})
-			waitOrFail(t, released, "sibling cancellation by Goexit")
-			o := async(func() {
+			mustFinish(t, "sibling cancellation by Goexit", func(context.Context) { <-released }, nil)
+			mustFinish(t, "Wait after Goexit", func(context.Context) {
 				_, terr := exiter.Wait()
 				assert.Error(t, terr, "Task.Wait of a task that called Goexit")
 				err := n.Wait()
 				require.Error(t, err, "Goexit counts as a failure")
 				assert.Contains(t, strings.ToLower(err.Error()), "goexit", "Wait's error must say the task called runtime.Goexit")
 				assert.NotErrorIs(t, err, context.Canceled)
-			})
-			o.wait(t, "Wait after Goexit")
+			}, nil)
 		})
 	}
 }

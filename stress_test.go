@@ -91,7 +91,7 @@ func TestStressCreateSpawnCancelWait(t *testing.T) {
 			}
 			wg.Wait()
 		}()
-		waitOrFail(t, done, fmt.Sprintf("iteration %d: spawn and Wait", it))
+		mustFinish(t, fmt.Sprintf("iteration %d: spawn and Wait", it), func(context.Context) { <-done }, nil)
 		cancelParent(nil)
 
 		err := results[0]
