@@ -47,7 +47,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +65,7 @@ import (
 // returns it.
 func confRequirePanicError(t *testing.T, f func()) *nursery.PanicError {
 	t.Helper()
-	v, panicked := confCatch(f)
+	v, panicked := catchPanic(f)
 	require.True(t, panicked, "Wait did not re-panic")
 	pe, ok := v.(*nursery.PanicError)
 	require.True(t, ok, "re-panicked with %T, not *nursery.PanicError: %v", v, v)
@@ -311,7 +310,7 @@ func confLimitCase(t *testing.T, k, tasks int, opts ...nursery.Option) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
 		n := nursery.New(t.Context(), append(opts, nursery.WithLimit(k))...)
-		var g confGauge
+		var g gauge
 		start := time.Now()
 		for range tasks {
 			n.Go(func(context.Context) error {
@@ -394,7 +393,7 @@ func TestConformanceConcPool(t *testing.T) {
 				for range 10 {
 					n.Go(func(context.Context) error { panic(42) })
 				}
-				v, panicked := confCatch(func() { _ = n.Wait() })
+				v, panicked := catchPanic(func() { _ = n.Wait() })
 				assert.True(t, panicked, "Wait did not re-panic")
 				pe, _ = v.(*nursery.PanicError)
 			}, nil)
@@ -415,8 +414,8 @@ func TestConformanceConcPool(t *testing.T) {
 
 	t.Run("panics on invalid WithMaxGoroutines", func(t *testing.T) {
 		t.Parallel()
-		confRequireMisuse(t, func() { nursery.WithLimit(0) })
-		confRequireMisuse(t, func() { nursery.NewPool(0) })
+		requireMisuse(t, func() { nursery.WithLimit(0) })
+		requireMisuse(t, func() { nursery.NewPool(0) })
 	})
 }
 
@@ -725,7 +724,7 @@ func TestConformanceConcContextPool(t *testing.T) {
 			}
 			started.Wait()
 			n.Go(func(context.Context) error { panic("abort!") })
-			v, panicked := confCatch(func() { _ = n.Wait() })
+			v, panicked := catchPanic(func() { _ = n.Wait() })
 			assert.True(t, panicked, "Wait did not re-panic")
 			pe, _ = v.(*nursery.PanicError)
 		}, nil)
@@ -780,6 +779,40 @@ func confSpawnAll(n *nursery.Nursery, fns ...func(context.Context) (int, error))
 	}
 }
 
+// confResultLimitCase is the shape of conc's result pools' "limit"
+// subtests: 10*k tasks returning their index, each sleeping 1 ms, never
+// more than k at once. On synctest's clock the limit must be reached
+// exactly, and the results come back in the order spawned (conc sorts
+// them; Task order makes that unneeded).
+func confResultLimitCase(t *testing.T, k int) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		n := nursery.New(t.Context(), nursery.WithLimit(k))
+		var g gauge
+		taskCount := 10 * k
+		expected := make([]int, taskCount)
+		var fns []func(context.Context) (int, error)
+		for i := range taskCount {
+			expected[i] = i
+			fns = append(fns, func(context.Context) (int, error) {
+				g.enter()
+				defer g.exit()
+				if c := g.cur.Load(); c > int64(k) {
+					return 0, fmt.Errorf("expected no more than %d concurrent goroutines", k)
+				}
+				time.Sleep(time.Millisecond)
+				return i, nil
+			})
+		}
+		results := confSpawnAll(n, fns...)
+		require.NoError(t, n.Wait())
+		res, _ := results()
+		require.Equal(t, expected, res)
+		require.Equal(t, int64(k), g.max.Load())
+		require.Equal(t, int64(0), g.cur.Load())
+	})
+}
+
 // Ported from github.com/sourcegraph/conc pool/result_pool_test.go
 // TestResultGroup.
 func TestConformanceConcResultPool(t *testing.T) {
@@ -804,28 +837,7 @@ func TestConformanceConcResultPool(t *testing.T) {
 	t.Run("limit", func(t *testing.T) {
 		for _, k := range []int{1, 10, 100} {
 			t.Run(strconv.Itoa(k), func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					n := nursery.New(t.Context(), nursery.WithLimit(k))
-					var g confGauge
-					taskCount := 10 * k
-					expected := make([]int, taskCount)
-					var fns []func(context.Context) (int, error)
-					for i := range taskCount {
-						expected[i] = i
-						fns = append(fns, func(context.Context) (int, error) {
-							g.enter()
-							defer g.exit()
-							time.Sleep(time.Millisecond)
-							return i, nil
-						})
-					}
-					results := confSpawnAll(n, fns...)
-					require.NoError(t, n.Wait())
-					res, _ := results()
-					require.Equal(t, expected, res)
-					require.Equal(t, int64(k), g.max.Load())
-					require.Equal(t, int64(0), g.cur.Load())
-				})
+				confResultLimitCase(t, k)
 			})
 		}
 	})
@@ -918,7 +930,7 @@ func TestConformanceConcResultErrorPool(t *testing.T) {
 		for _, k := range []int{1, 10, 100} {
 			t.Run(strconv.Itoa(k), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					var g confGauge
+					var g gauge
 					taskCount := 10 * k
 					res, err := nursery.Map(t.Context(), make([]int, taskCount), func(context.Context, int) (int, error) {
 						g.enter()
@@ -1050,7 +1062,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 			results := confSpawnAll(n, sibling, sibling)
 			started.Wait()
 			bad := nursery.Spawn(n, func(context.Context) (int, error) { panic("abort!") })
-			v, panicked := confCatch(func() { _ = n.Wait() })
+			v, panicked := catchPanic(func() { _ = n.Wait() })
 			assert.True(t, panicked, "Wait did not re-panic")
 			pe, _ = v.(*nursery.PanicError)
 			_, errs = results()
@@ -1122,31 +1134,7 @@ func TestConformanceConcResultContextPool(t *testing.T) {
 	t.Run("limit", func(t *testing.T) {
 		for _, k := range []int{1, 10, 100} {
 			t.Run(strconv.Itoa(k), func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					n := nursery.New(t.Context(), nursery.WithLimit(k))
-					var g confGauge
-					taskCount := 10 * k
-					expected := make([]int, taskCount)
-					var fns []func(context.Context) (int, error)
-					for i := range taskCount {
-						expected[i] = i
-						fns = append(fns, func(context.Context) (int, error) {
-							g.enter()
-							defer g.exit()
-							if c := g.cur.Load(); c > int64(k) {
-								return 0, fmt.Errorf("expected no more than %d concurrent goroutines", k)
-							}
-							time.Sleep(time.Millisecond)
-							return i, nil
-						})
-					}
-					results := confSpawnAll(n, fns...)
-					require.NoError(t, n.Wait())
-					res, _ := results()
-					sort.Ints(res) // as conc does; Task order makes it a no-op
-					require.Equal(t, expected, res)
-					require.Equal(t, int64(0), g.cur.Load())
-				})
+				confResultLimitCase(t, k)
 			})
 		}
 	})
@@ -1638,7 +1626,7 @@ func TestConformanceConcContextPoolRepeated(t *testing.T) {
 					})
 				}
 				n.Go(func(context.Context) error { panic("abort!") })
-				v, panicked := confCatch(func() { _ = n.Wait() })
+				v, panicked := catchPanic(func() { _ = n.Wait() })
 				pe, _ := v.(*nursery.PanicError)
 				if !assert.True(t, panicked, "round %d", i) || !assert.NotNil(t, pe, "round %d: %v", i, v) {
 					return

@@ -48,28 +48,6 @@ import (
 	"github.com/structured-go/nursery"
 )
 
-// confCatch calls f and returns what it panicked with, if it did.
-func confCatch(f func()) (value any, panicked bool) {
-	panicked = true
-	defer func() {
-		if panicked {
-			value = recover()
-		}
-	}()
-	f()
-	panicked = false
-	return nil, false
-}
-
-// confRequireMisuse checks that f panics with a "nursery: " message, the
-// contract for misuse.
-func confRequireMisuse(t *testing.T, f func()) {
-	t.Helper()
-	v, panicked := confCatch(f)
-	require.True(t, panicked, "misuse did not panic")
-	assert.True(t, strings.HasPrefix(fmt.Sprint(v), "nursery: "), "misuse panic %q does not start with %q", v, "nursery: ")
-}
-
 // confLeaves flattens joined errors (Unwrap() []error) into the failures
 // they hold; a single error is its own only leaf, and nil has none.
 func confLeaves(err error) []error {
@@ -85,24 +63,6 @@ func confLeaves(err error) []error {
 	}
 	return []error{err}
 }
-
-// confGauge records how many callers are between enter and exit at once,
-// and the most there ever were.
-type confGauge struct {
-	cur, max atomic.Int64
-}
-
-func (g *confGauge) enter() {
-	c := g.cur.Add(1)
-	for {
-		m := g.max.Load()
-		if c <= m || g.max.CompareAndSwap(m, c) {
-			return
-		}
-	}
-}
-
-func (g *confGauge) exit() { g.cur.Add(-1) }
 
 // Ported from golang.org/x/sync/errgroup errgroup_test.go TestZeroGroup.
 //
@@ -181,11 +141,46 @@ func TestConformanceErrgroupZeroGroup(t *testing.T) {
 					// Wait may be called again and returns the same result.
 					assert.Equal(t, gErr, n.Wait(), "second Wait, prefix %v", prefix)
 					// Reuse after Wait, which errgroup allows, is misuse here.
-					confRequireMisuse(t, func() { n.Go(func(context.Context) error { return nil }) })
+					requireMisuse(t, func() { n.Go(func(context.Context) error { return nil }) })
 				}
 			})
 		}
 	}
+}
+
+// errgroupDoom is the failure of errgroup's table tests.
+var errgroupDoom = errors.New("group_test: doomed")
+
+// errgroupDoomCases is the table that errgroup's TestWithContext and
+// TestCancelCause share: what a group's tasks return, and the failure Wait
+// must report (nil: none).
+var errgroupDoomCases = []struct {
+	name string
+	errs []error
+	want error
+}{
+	{name: "none", want: nil},
+	{name: "nil", errs: []error{nil}, want: nil},
+	{name: "doom", errs: []error{errgroupDoom}, want: errgroupDoom},
+	{name: "doom,nil", errs: []error{errgroupDoom, nil}, want: errgroupDoom},
+}
+
+// errgroupDoomWait runs one task per error of errs in a new nursery, checks
+// that Wait reports want (nil: no error), and returns the nursery's context
+// and Wait's error.
+func errgroupDoomWait(t *testing.T, errs []error, want error) (context.Context, error) {
+	t.Helper()
+	n := nursery.New(t.Context())
+	for _, err := range errs {
+		n.Go(func(context.Context) error { return err })
+	}
+	err := n.Wait()
+	if want == nil {
+		require.NoError(t, err)
+	} else {
+		require.ErrorIs(t, err, want)
+	}
+	return n.Context(), err
 }
 
 // Ported from golang.org/x/sync/errgroup errgroup_test.go TestWithContext.
@@ -195,34 +190,11 @@ func TestConformanceErrgroupZeroGroup(t *testing.T) {
 // whatever the outcome.
 func TestConformanceErrgroupWithContext(t *testing.T) {
 	t.Parallel()
-	errDoom := errors.New("group_test: doomed")
-
-	cases := []struct {
-		name string
-		errs []error
-		want error
-	}{
-		{name: "none", want: nil},
-		{name: "nil", errs: []error{nil}, want: nil},
-		{name: "doom", errs: []error{errDoom}, want: errDoom},
-		{name: "doom,nil", errs: []error{errDoom, nil}, want: errDoom},
-	}
-
-	for _, tc := range cases {
+	for _, tc := range errgroupDoomCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := nursery.New(t.Context())
-			ctx := n.Context()
-
-			for _, err := range tc.errs {
-				n.Go(func(context.Context) error { return err })
-			}
-
-			err := n.Wait()
-			if tc.want == nil {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, tc.want)
+			ctx, err := errgroupDoomWait(t, tc.errs, tc.want)
+			if tc.want != nil {
 				assert.Equal(t, tc.want.Error(), err.Error(), "one unnamed failure is reported as returned")
 			}
 
@@ -245,35 +217,10 @@ func TestConformanceErrgroupWithContext(t *testing.T) {
 // cause while the nursery is cancelling, before Wait returns.
 func TestConformanceErrgroupCancelCause(t *testing.T) {
 	t.Parallel()
-	errDoom := errors.New("group_test: doomed")
-
-	cases := []struct {
-		name string
-		errs []error
-		want error
-	}{
-		{name: "none", want: nil},
-		{name: "nil", errs: []error{nil}, want: nil},
-		{name: "doom", errs: []error{errDoom}, want: errDoom},
-		{name: "doom,nil", errs: []error{errDoom, nil}, want: errDoom},
-	}
-
-	for _, tc := range cases {
+	for _, tc := range errgroupDoomCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := nursery.New(t.Context())
-			ctx := n.Context()
-
-			for _, err := range tc.errs {
-				n.Go(func(context.Context) error { return err })
-			}
-
-			err := n.Wait()
-			if tc.want == nil {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, tc.want)
-			}
+			ctx, _ := errgroupDoomWait(t, tc.errs, tc.want)
 
 			want := tc.want
 			if want == nil {
@@ -294,12 +241,12 @@ func TestConformanceErrgroupCancelCause(t *testing.T) {
 				seen = context.Cause(ctx)
 				return ctx.Err() // the nursery's own cancellation: not a failure
 			})
-			n.Go(func(context.Context) error { return errDoom })
+			n.Go(func(context.Context) error { return errgroupDoom })
 			err := n.Wait()
-			assert.ErrorIs(t, err, errDoom)
+			assert.ErrorIs(t, err, errgroupDoom)
 			assert.Len(t, confLeaves(err), 1, "the sibling's context.Canceled is reported: %v", err)
 		}, nil)
-		assert.Equal(t, errDoom, seen)
+		assert.Equal(t, errgroupDoom, seen)
 	})
 }
 
@@ -317,7 +264,7 @@ func TestConformanceErrgroupGoLimit(t *testing.T) {
 		const tasks = 1<<10 + 1
 
 		n := nursery.New(t.Context(), nursery.WithLimit(limit))
-		var active confGauge
+		var active gauge
 		start := time.Now()
 		for range tasks {
 			n.Go(func(context.Context) error {
@@ -345,7 +292,7 @@ func TestConformanceErrgroupGoLimit(t *testing.T) {
 func TestConformanceErrgroupLimitBelowOne(t *testing.T) {
 	t.Parallel()
 	for _, k := range []int{0, -1} {
-		confRequireMisuse(t, func() { nursery.New(t.Context(), nursery.WithLimit(k)) })
+		requireMisuse(t, func() { nursery.New(t.Context(), nursery.WithLimit(k)) })
 	}
 }
 
@@ -453,8 +400,8 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 		pool := nursery.NewPool(workers)
 		defer func() { _ = pool.Close() }()
 
-		var outer confGauge
-		inner := make([]confGauge, outerTasks)
+		var outer gauge
+		inner := make([]gauge, outerTasks)
 		var ran atomic.Int32
 		mustFinish(t, "nested nurseries on one shared pool", func(ctx context.Context) {
 			err := nursery.Run(ctx, func(n *nursery.Nursery) error {

@@ -188,14 +188,6 @@ func trioJoined(err error) []error {
 	return nil
 }
 
-// trioRecoverPanic calls f and returns what it panicked with (nil if it
-// returned).
-func trioRecoverPanic(f func()) (v any) {
-	defer func() { v = recover() }()
-	f()
-	return nil
-}
-
 // Ported from trio src/trio/_core/_tests/test_run.py test_basic,
 // test_initial_task_error, test_nursery_main_block_error_basic and
 // test_nursery_explicit_exception: what the main block returns comes out
@@ -310,7 +302,7 @@ func TestConformanceTrioTaskPanicPropagation(t *testing.T) {
 				n.Go(func(context.Context) error { panic("argh") }, nursery.Name("crasher"))
 
 				var err error
-				v := trioRecoverPanic(func() { err = n.Wait() })
+				v, _ := catchPanic(func() { err = n.Wait() })
 				var pe *nursery.PanicError
 				if asErrors {
 					require.Nil(t, v)
@@ -712,7 +704,7 @@ func TestConformanceTrioStartReadyTwice(t *testing.T) {
 		n := nursery.New(t.Context())
 		v, err := nursery.Start(n, func(ctx context.Context, ready func(string)) error {
 			ready("first")
-			second = trioRecoverPanic(func() { ready("second") })
+			second, _ = catchPanic(func() { ready("second") })
 			return nil
 		})
 		require.NoError(t, err)
@@ -807,7 +799,7 @@ func TestConformanceTrioStartPanicBeforeReady(t *testing.T) {
 				}
 				n := nursery.New(t.Context(), opts...)
 				var err error
-				v := trioRecoverPanic(func() {
+				v, _ := catchPanic(func() {
 					_, err = nursery.Start(n, func(context.Context, func(int)) error { panic("oops") }, nursery.Name("svc"))
 				})
 				var pe *nursery.PanicError

@@ -348,24 +348,8 @@ func TestPoolOneWorkerNoDeadlock(t *testing.T) {
 		t.Parallel()
 		p := newPool(t, 1, nursery.QueueSize(1))
 		n := nursery.New(t.Context(), nursery.WithExecutor(p))
-		var fib func(k int) func(context.Context) (int, error)
-		fib = func(k int) func(context.Context) (int, error) {
-			return func(context.Context) (int, error) {
-				if k < 2 {
-					return k, nil
-				}
-				a := nursery.Spawn(n, fib(k-1))
-				b := nursery.Spawn(n, fib(k-2))
-				x, err := a.Wait()
-				if err != nil {
-					return 0, err
-				}
-				y, err := b.Wait()
-				return x + y, err
-			}
-		}
 		mustFinish(t, "fork/join on a pool of one worker", func(context.Context) {
-			v, err := nursery.Spawn(n, fib(10)).Wait()
+			v, err := nursery.Spawn(n, forkJoinFib(n, 10, false)).Wait()
 			assert.NoError(t, err)
 			assert.Equal(t, 55, v)
 			assert.NoError(t, n.Wait())

@@ -44,18 +44,7 @@ func TestFailFast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context())
-			causes := make(chan error, 3)
-			var started sync.WaitGroup
-			started.Add(3)
-			for range 3 {
-				n.Go(func(ctx context.Context) error {
-					started.Done()
-					err := tt.sibling(ctx)
-					causes <- context.Cause(ctx)
-					return err
-				})
-			}
-			started.Wait()
+			causes := goCauseReporters(n, 3, tt.sibling)
 			n.Go(func(context.Context) error { return errBoom })
 			err := n.Wait()
 			require.ErrorIs(t, err, errBoom)
@@ -73,18 +62,29 @@ func TestFailFast(t *testing.T) {
 	}
 }
 
+// goCauseReporters starts k tasks on n that each run task and then send
+// their context's cause on the returned channel; it returns once all k
+// have started.
+func goCauseReporters(n *nursery.Nursery, k int, task func(ctx context.Context) error) <-chan error {
+	causes := make(chan error, k)
+	var started sync.WaitGroup
+	started.Add(k)
+	for range k {
+		n.Go(func(ctx context.Context) error {
+			started.Done()
+			err := task(ctx)
+			causes <- context.Cause(ctx)
+			return err
+		})
+	}
+	started.Wait()
+	return causes
+}
+
 func TestFailFastCancelsSiblingsBeforeWait(t *testing.T) {
 	t.Parallel()
 	n := nursery.New(t.Context())
-	released := make(chan struct{})
-	started := make(chan struct{})
-	n.Go(func(ctx context.Context) error {
-		close(started)
-		<-ctx.Done()
-		close(released)
-		return ctx.Err()
-	})
-	<-started
+	released := goUntilCancelled(n)
 	n.Go(func(context.Context) error { return errBoom })
 	mustFinish(t, "sibling cancellation before Wait", func(context.Context) { <-released }, nil)
 	assert.ErrorIs(t, context.Cause(n.Context()), errBoom)
@@ -201,18 +201,7 @@ func TestNurseryCancel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context())
-			causes := make(chan error, 4)
-			var started sync.WaitGroup
-			started.Add(4)
-			for range 4 {
-				n.Go(func(ctx context.Context) error {
-					started.Done()
-					err := tt.task(ctx)
-					causes <- context.Cause(ctx)
-					return err
-				})
-			}
-			started.Wait()
+			causes := goCauseReporters(n, 4, tt.task)
 			n.Cancel(tt.cause)
 			err := n.Wait()
 			if tt.wantErr == nil {

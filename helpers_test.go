@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/structured-go/nursery"
 )
 
 // Helpers shared by the package's tests.
@@ -219,3 +220,41 @@ func blockOnCtx(ctx context.Context) error {
 }
 
 func noop(context.Context) error { return nil }
+
+// forkJoinFib returns a task that computes the k-th Fibonacci number by
+// recursive fork/join on n: it spawns both halves and waits for both, the
+// first-spawned first, or the last-spawned first if lastFirst.
+func forkJoinFib(n *nursery.Nursery, k int, lastFirst bool) func(context.Context) (int, error) {
+	return func(context.Context) (int, error) {
+		if k < 2 {
+			return k, nil
+		}
+		a := nursery.Spawn(n, forkJoinFib(n, k-1, lastFirst))
+		b := nursery.Spawn(n, forkJoinFib(n, k-2, lastFirst))
+		if lastFirst {
+			a, b = b, a
+		}
+		x, err := a.Wait()
+		if err != nil {
+			return 0, err
+		}
+		y, err := b.Wait()
+		return x + y, err
+	}
+}
+
+// goUntilCancelled starts a task on n that runs until its context ends, and
+// returns once the task runs; the channel it returns is closed when the task
+// has seen its context end.
+func goUntilCancelled(n *nursery.Nursery) (released <-chan struct{}) {
+	rel := make(chan struct{})
+	started := make(chan struct{})
+	n.Go(func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		close(rel)
+		return ctx.Err()
+	})
+	<-started
+	return rel
+}

@@ -265,24 +265,8 @@ func TestLimitChainOfTaskWaits(t *testing.T) {
 func TestLimitForkJoin(t *testing.T) {
 	t.Parallel()
 	n := nursery.New(t.Context(), nursery.WithLimit(1))
-	var fib func(k int) func(context.Context) (int, error)
-	fib = func(k int) func(context.Context) (int, error) {
-		return func(ctx context.Context) (int, error) {
-			if k < 2 {
-				return k, nil
-			}
-			a := nursery.Spawn(n, fib(k-1))
-			b := nursery.Spawn(n, fib(k-2))
-			x, err := b.Wait()
-			if err != nil {
-				return 0, err
-			}
-			y, err := a.Wait()
-			return x + y, err
-		}
-	}
 	mustFinish(t, "fork/join under WithLimit(1)", func(context.Context) {
-		root := nursery.Spawn(n, fib(12))
+		root := nursery.Spawn(n, forkJoinFib(n, 12, true))
 		v, err := root.Wait()
 		assert.NoError(t, err)
 		assert.Equal(t, 144, v)

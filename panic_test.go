@@ -75,24 +75,19 @@ func TestPanicErrorUnwrap(t *testing.T) {
 	}
 }
 
+// panicModes are the two ways a nursery can report a task's panic.
+var panicModes = []struct {
+	name string
+	opts []nursery.Option
+}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}}
+
 func TestPanicCancelsSiblingsAtOnce(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), mode.opts...)
-			released := make(chan struct{})
-			started := make(chan struct{})
-			n.Go(func(ctx context.Context) error {
-				close(started)
-				<-ctx.Done()
-				close(released)
-				return ctx.Err()
-			})
-			<-started
+			released := goUntilCancelled(n)
 			n.Go(func(context.Context) error { panic("sibling-killer") })
 			// Nobody is in Wait yet: the panic alone must cancel the sibling.
 			mustFinish(t, "sibling cancellation by a panic before Wait", func(context.Context) { <-released }, nil)
@@ -176,22 +171,11 @@ func TestDefaultModeFirstPanicCountsFurtherFailures(t *testing.T) {
 // not deadlock Wait.
 func TestGoexitIsAFailure(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), mode.opts...)
-			released := make(chan struct{})
-			started := make(chan struct{})
-			n.Go(func(ctx context.Context) error {
-				close(started)
-				<-ctx.Done()
-				close(released)
-				return ctx.Err()
-			})
-			<-started
+			released := goUntilCancelled(n)
 			exiter := nursery.Spawn(n, func(context.Context) (int, error) {
 				runtime.Goexit()
 				return 1, nil
@@ -291,10 +275,7 @@ func TestPanicDoesNotCrashSiblings(t *testing.T) {
 // WithName and Name are shown in panics too.
 func TestPanicMessageNamesNurseryAndTask(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), append(mode.opts, nursery.WithName("outer"))...)
