@@ -394,19 +394,22 @@ func TestStartOnPoolDoesNotOccupyWorker(t *testing.T) {
 
 func TestLimitOnTopOfPool(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, 4)
-	n := nursery.New(t.Context(), nursery.WithExecutor(p), nursery.WithLimit(2))
-	var g gauge
-	for range 50 {
-		n.Go(func(context.Context) error {
-			g.enter()
-			defer g.exit()
-			time.Sleep(100 * time.Microsecond)
-			return nil
-		})
-	}
-	require.NoError(t, n.Wait())
-	assert.LessOrEqual(t, g.max.Load(), int64(2))
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, 4)
+		n := nursery.New(t.Context(), nursery.WithExecutor(p), nursery.WithLimit(2))
+		var g gauge
+		for range 50 {
+			n.Go(func(context.Context) error {
+				g.enter()
+				defer g.exit()
+				time.Sleep(100 * time.Microsecond)
+				return nil
+			})
+		}
+		require.NoError(t, n.Wait())
+		assert.LessOrEqual(t, g.max.Load(), int64(2))
+		assert.Equal(t, int64(2), g.max.Load(), "sleeping tasks overlap: the limit is reached")
+	})
 }
 
 func TestNurseryOnPoolTimeouts(t *testing.T) {
@@ -481,7 +484,7 @@ func TestPoolStressSubmitCancelClose(t *testing.T) {
 		}
 		submitters := goWatched(t, func(context.Context) { wg.Wait() })
 		if it%2 == 0 {
-			briefPause()
+			runtime.Gosched() // let some submissions race with Close
 			require.NoError(t, p.Close())
 			submitters.wait(t, fmt.Sprintf("iteration %d: submitters", it), nil)
 		} else {
@@ -503,8 +506,6 @@ func blockOnCtxOrSoon(ctx context.Context) error {
 		return nil
 	}
 }
-
-func briefPause() { time.Sleep(10 * time.Microsecond) }
 
 // A task that calls Go on its own nursery while the pool under it is
 // closing must not block: Close waits for the running task, so a blocked
@@ -537,10 +538,11 @@ func TestPoolCloseWhileTaskSpawns(t *testing.T) {
 			closed := goWatched(t, func(context.Context) { assert.NoError(t, p.Close()) })
 			for p.Stats().Workers > 0 && !closed.finished() {
 				// Close has begun only once Go is refused.
+				// The first Go fills the queue; the next waits for room until
+				// Close begins and refuses it.
 				if err := p.Go(t.Context(), func() {}); errors.Is(err, nursery.ErrPoolClosed) {
 					break
 				}
-				time.Sleep(time.Millisecond)
 			}
 			close(proceed)
 			closed.wait(t, "Close while the running task calls Go", nil)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -107,42 +108,46 @@ func TestCollectErrors(t *testing.T) {
 	t.Parallel()
 	t.Run("failure does not cancel siblings", func(t *testing.T) {
 		t.Parallel()
-		n := nursery.New(t.Context(), nursery.CollectErrors())
-		failed := nursery.Spawn(n, func(context.Context) (int, error) { return 0, errBoom })
-		var siblingErr atomic.Value
-		n.Go(func(ctx context.Context) error {
-			<-failed.Done()
-			time.Sleep(time.Millisecond)
-			siblingErr.Store(fmt.Sprint(ctx.Err()))
-			return nil
+		synctest.Test(t, func(t *testing.T) {
+			n := nursery.New(t.Context(), nursery.CollectErrors())
+			failed := nursery.Spawn(n, func(context.Context) (int, error) { return 0, errBoom })
+			var siblingErr atomic.Value
+			n.Go(func(ctx context.Context) error {
+				<-failed.Done()
+				time.Sleep(time.Millisecond)
+				siblingErr.Store(fmt.Sprint(ctx.Err()))
+				return nil
+			})
+			err := n.Wait()
+			require.ErrorIs(t, err, errBoom)
+			assert.Equal(t, "<nil>", siblingErr.Load(), "a failure cancelled a sibling under CollectErrors")
 		})
-		err := n.Wait()
-		require.ErrorIs(t, err, errBoom)
-		assert.Equal(t, "<nil>", siblingErr.Load(), "a failure cancelled a sibling under CollectErrors")
 	})
 	t.Run("all failures joined", func(t *testing.T) {
 		t.Parallel()
-		n := nursery.New(t.Context(), nursery.CollectErrors())
-		for i := range 5 {
-			n.Go(func(context.Context) error {
-				time.Sleep(time.Duration(i) * time.Millisecond)
-				return &codeError{code: i}
-			})
-		}
-		n.Go(func(context.Context) error { return fmt.Errorf("wrapped: %w", errBoom) })
-		n.Go(noop)
-		err := n.Wait()
-		require.Error(t, err)
-		assert.ErrorIs(t, err, errBoom)
-		var ce *codeError
-		require.ErrorAs(t, err, &ce)
-		codes := map[int]int{}
-		for _, leaf := range leaves(err) {
-			if c, ok := leaf.(*codeError); ok {
-				codes[c.code]++
+		synctest.Test(t, func(t *testing.T) {
+			n := nursery.New(t.Context(), nursery.CollectErrors())
+			for i := range 5 {
+				n.Go(func(context.Context) error {
+					time.Sleep(time.Duration(i) * time.Millisecond)
+					return &codeError{code: i}
+				})
 			}
-		}
-		assert.Equal(t, map[int]int{0: 1, 1: 1, 2: 1, 3: 1, 4: 1}, codes)
+			n.Go(func(context.Context) error { return fmt.Errorf("wrapped: %w", errBoom) })
+			n.Go(noop)
+			err := n.Wait()
+			require.Error(t, err)
+			assert.ErrorIs(t, err, errBoom)
+			var ce *codeError
+			require.ErrorAs(t, err, &ce)
+			codes := map[int]int{}
+			for _, leaf := range leaves(err) {
+				if c, ok := leaf.(*codeError); ok {
+					codes[c.code]++
+				}
+			}
+			assert.Equal(t, map[int]int{0: 1, 1: 1, 2: 1, 3: 1, 4: 1}, codes)
+		})
 	})
 	t.Run("n.Cancel still cancels everything", func(t *testing.T) {
 		t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -109,16 +110,18 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var finished atomic.Int32
-			var scope *nursery.Nursery
-			err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
-				scope = n
-				return tt.body(n, &finished)
+			synctest.Test(t, func(t *testing.T) {
+				var finished atomic.Int32
+				var scope *nursery.Nursery
+				err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+					scope = n
+					return tt.body(n, &finished)
+				})
+				tt.check(t, err)
+				assert.Equal(t, tt.wantFinished, finished.Load(), "Run returned before its tasks returned")
+				require.NotNil(t, scope)
+				assert.True(t, isClosed(scope.Context().Done()), "Run returned with the nursery's context still live")
 			})
-			tt.check(t, err)
-			assert.Equal(t, tt.wantFinished, finished.Load(), "Run returned before its tasks returned")
-			require.NotNil(t, scope)
-			assert.True(t, isClosed(scope.Context().Done()), "Run returned with the nursery's context still live")
 		})
 	}
 }
@@ -127,50 +130,54 @@ func TestRun(t *testing.T) {
 // of them returned.
 func TestRunWaitsForTasks(t *testing.T) {
 	t.Parallel()
-	var finished atomic.Int32
-	err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
-		for range 20 {
-			n.Go(func(context.Context) error {
-				time.Sleep(time.Millisecond)
-				finished.Add(1)
-				return nil
-			})
-		}
-		return nil
+	synctest.Test(t, func(t *testing.T) {
+		var finished atomic.Int32
+		err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+			for range 20 {
+				n.Go(func(context.Context) error {
+					time.Sleep(time.Millisecond)
+					finished.Add(1)
+					return nil
+				})
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, int32(20), finished.Load())
 	})
-	require.NoError(t, err)
-	assert.Equal(t, int32(20), finished.Load())
 }
 
 // If the body panics, the nursery is cancelled and waited, then the panic
 // continues in Run's caller.
 func TestRunBodyPanic(t *testing.T) {
 	t.Parallel()
-	var finished atomic.Bool
-	var sawCancel atomic.Bool
-	v, panicked := catchPanic(func() {
-		_ = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
-			started := make(chan struct{})
-			n.Go(func(ctx context.Context) error {
-				close(started)
-				<-ctx.Done()
-				sawCancel.Store(true)
-				time.Sleep(time.Millisecond)
-				finished.Store(true)
-				return ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		var finished atomic.Bool
+		var sawCancel atomic.Bool
+		v, panicked := catchPanic(func() {
+			_ = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
+				started := make(chan struct{})
+				n.Go(func(ctx context.Context) error {
+					close(started)
+					<-ctx.Done()
+					sawCancel.Store(true)
+					time.Sleep(time.Millisecond)
+					finished.Store(true)
+					return ctx.Err()
+				})
+				<-started
+				panic("body-panic")
 			})
-			<-started
-			panic("body-panic")
 		})
+		require.True(t, panicked, "a body panic must continue in Run's caller")
+		assert.True(t, sawCancel.Load(), "the nursery was not cancelled by the body panic")
+		assert.True(t, finished.Load(), "Run re-panicked before its tasks returned")
+		// The value is the body's own panic value, possibly wrapped in *PanicError.
+		var pe *nursery.PanicError
+		if err, ok := v.(error); ok && errors.As(err, &pe) {
+			assert.Equal(t, "body-panic", pe.Value)
+		} else {
+			assert.Equal(t, "body-panic", v)
+		}
 	})
-	require.True(t, panicked, "a body panic must continue in Run's caller")
-	assert.True(t, sawCancel.Load(), "the nursery was not cancelled by the body panic")
-	assert.True(t, finished.Load(), "Run re-panicked before its tasks returned")
-	// The value is the body's own panic value, possibly wrapped in *PanicError.
-	var pe *nursery.PanicError
-	if err, ok := v.(error); ok && errors.As(err, &pe) {
-		assert.Equal(t, "body-panic", pe.Value)
-	} else {
-		assert.Equal(t, "body-panic", v)
-	}
 }
