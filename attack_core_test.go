@@ -73,7 +73,7 @@ func TestAttackDeepNestingOnPool1Queue0(t *testing.T) {
 		return err
 	}
 	var err error
-	atkFinish(t, "60 nested limited nurseries on one Pool(1)/QueueSize(0)", func() {
+	mustFinish(t, "60 nested limited nurseries on one Pool(1)/QueueSize(0)", func(context.Context) {
 		run.in()
 		defer run.out()
 		err = level(t.Context(), 60)
@@ -97,7 +97,7 @@ func TestAttackManyNurseriesShareOnePool1(t *testing.T) {
 	}
 	var wg, tops sync.WaitGroup
 	var done atomic.Int64
-	atkFinish(t, "24 nurseries cross-nesting on one Pool(1)", func() {
+	mustFinish(t, "24 nurseries cross-nesting on one Pool(1)", func(context.Context) {
 		for i := range scopes {
 			wg.Go(func() {
 				for j := range 20 {
@@ -165,7 +165,7 @@ func TestAttackLimitCountsOnlyRunningTasks(t *testing.T) {
 			t.Parallel()
 			var run atkRunning
 			var err error
-			atkFinish(t, "mixed waits under WithLimit", func() {
+			mustFinish(t, "mixed waits under WithLimit", func(context.Context) {
 				err = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 					for i := range 40 {
 						n.Go(func(ctx context.Context) error {
@@ -278,7 +278,7 @@ func TestAttackGoexitAndPanicOnRunnersAndWorkers(t *testing.T) {
 			opts = append(opts, nursery.PanicsAsErrors(), nursery.CollectErrors())
 			const tasks = 60
 			var err error
-			atkFinish(t, "tasks that Goexit and panic", func() {
+			mustFinish(t, "tasks that Goexit and panic", func(context.Context) {
 				err = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 					for i := range tasks {
 						n.Go(func(ctx context.Context) error {
@@ -305,7 +305,7 @@ func TestAttackGoexitAndPanicOnRunnersAndWorkers(t *testing.T) {
 			// The scheduler still works, with the same bound.
 			var run atkRunning
 			var err2 error
-			atkFinish(t, "a second batch after Goexits", func() {
+			mustFinish(t, "a second batch after Goexits", func(context.Context) {
 				err2 = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 					for range 50 {
 						n.Go(func(context.Context) error {
@@ -340,7 +340,7 @@ func TestAttackStartServiceDiesBeforeReadyUnderLimit(t *testing.T) {
 			var startErr error
 			var after atomic.Int32
 			var err error
-			atkFinish(t, "Start dying before ready", func() {
+			mustFinish(t, "Start dying before ready", func(context.Context) {
 				err = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 					n.Go(func(ctx context.Context) error {
 						_, startErr = nursery.Start(n, func(ctx context.Context, ready func(int)) error {
@@ -557,7 +557,7 @@ func TestAttackConcurrentWaitersSamePool(t *testing.T) {
 			other.Go(func(context.Context) error { errs <- n.Wait(); return nil })
 			go func() { errs <- n.Wait() }()
 		}
-		atkFinish(t, "waiters", func() { require.NoError(t, other.Wait()) }, nil)
+		mustFinish(t, "waiters", func(context.Context) { require.NoError(t, other.Wait()) }, nil)
 		for range 16 {
 			err := <-errs
 			require.ErrorIs(t, err, errBoom)
@@ -682,7 +682,7 @@ func TestAttackPoolGoChainFromPoolTasks(t *testing.T) {
 			}
 		}
 	}
-	atkFinish(t, "Pool.Go chain", func() {
+	mustFinish(t, "Pool.Go chain", func(context.Context) {
 		wg.Add(1)
 		require.NoError(t, p.Go(t.Context(), func() { step(8) }))
 		wg.Wait()

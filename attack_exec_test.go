@@ -26,7 +26,7 @@ func TestAttackInlineExecutorInsideLimitedTask(t *testing.T) {
 	defer cancel()
 	var err error
 	got := 0
-	atkFinish(t, "Run with WithLimit(1) after a nested inline-executor scope", func() {
+	mustFinish(t, "Run with WithLimit(1) after a nested inline-executor scope", func(context.Context) {
 		err = nursery.Run(ctx, func(a *nursery.Nursery) error {
 			a.Go(func(ctx context.Context) error {
 				if err := nursery.Run(ctx, func(b *nursery.Nursery) error {
@@ -78,7 +78,7 @@ func TestAttackPoolWrapperExecutorBreaksWorkerLending(t *testing.T) {
 	require.Positive(t, w.jobs.Load())
 
 	var err error
-	atkFinish(t, "nested nurseries on one Pool(1) after a wrapped-pool nursery", func() {
+	mustFinish(t, "nested nurseries on one Pool(1) after a wrapped-pool nursery", func(context.Context) {
 		err = nursery.Run(ctx, func(outer *nursery.Nursery) error {
 			outer.Go(func(ctx context.Context) error {
 				return nursery.Run(ctx, func(inner *nursery.Nursery) error {
@@ -121,7 +121,7 @@ func TestAttackRefusingExecutorStrandsQueuedTask(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var err, childErr error
-	atkFinish(t, "a task waiting for a child the executor refused to run", func() {
+	mustFinish(t, "a task waiting for a child the executor refused to run", func(context.Context) {
 		err = nursery.Run(ctx, func(n *nursery.Nursery) error {
 			n.Go(func(ctx context.Context) error {
 				child := nursery.Spawn(n, func(context.Context) (int, error) { return 1, nil })
@@ -144,7 +144,7 @@ func TestAttackRefusingExecutorStrandsQueuedTaskWithLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var err error
-	atkFinish(t, "Wait in a task for children the executor refused", func() {
+	mustFinish(t, "Wait in a task for children the executor refused", func(context.Context) {
 		err = nursery.Run(ctx, func(n *nursery.Nursery) error {
 			n.Go(func(ctx context.Context) error {
 				return nursery.Run(ctx, func(inner *nursery.Nursery) error {
@@ -189,7 +189,7 @@ func TestAttackForeignGoroutineExecutorNesting(t *testing.T) {
 		}, nursery.WithExecutor(e), nursery.WithLimit(1))
 	}
 	var err error
-	atkFinish(t, "nested limited nurseries on a foreign executor", func() { err = depthRun(t.Context(), 6) }, nil)
+	mustFinish(t, "nested limited nurseries on a foreign executor", func(context.Context) { err = depthRun(t.Context(), 6) }, nil)
 	assert.NoError(t, err)
 }
 

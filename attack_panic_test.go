@@ -60,7 +60,7 @@ func TestAttackPanicAndGoexitInsideAsCompletedLoop(t *testing.T) {
 			t.Parallel()
 			var err error
 			var later atomic.Int32
-			atkFinish(t, "AsCompleted loop dying", func() {
+			mustFinish(t, "AsCompleted loop dying", func(context.Context) {
 				err = nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 					n.Go(func(ctx context.Context) error {
 						var ts []*nursery.Task[int]
@@ -101,7 +101,7 @@ func TestAttackRunBodyPanicWithParkedAndWaitingTasks(t *testing.T) {
 	p := nursery.NewPool(1, nursery.QueueSize(0))
 	defer p.Close()
 	var got any
-	atkFinish(t, "body panic", func() {
+	mustFinish(t, "body panic", func(context.Context) {
 		err := nursery.Run(t.Context(), func(outer *nursery.Nursery) error {
 			outer.Go(func(ctx context.Context) error {
 				v, panicked := catchPanic(func() {

@@ -63,7 +63,7 @@ func TestAttackStatsConsistentUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	atkFinish(t, "load", wg.Wait, nil)
+	mustFinish(t, "load", func(context.Context) { wg.Wait() }, nil)
 	close(stop)
 	poll.Wait()
 	require.NoError(t, p.Close())

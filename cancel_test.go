@@ -330,10 +330,6 @@ func TestFailAfterPanicPropagates(t *testing.T) {
 	})
 }
 
-// ---------------------------------------------------------------------------
-// Shield
-// ---------------------------------------------------------------------------
-
 func TestShield(t *testing.T) {
 	type ctxKey struct{}
 	tests := []struct {

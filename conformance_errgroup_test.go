@@ -48,85 +48,6 @@ import (
 	"github.com/structured-go/nursery"
 )
 
-// confHang is how long the conformance tests give work that can only stop
-// by finishing before they call it a hang. It is far beyond what any of them
-// needs on a loaded machine; it only turns a deadlock into a failure with
-// stacks instead of a test binary killed by -timeout.
-const confHang = 20 * time.Second
-
-// errConfHang is the cause with which confWithin cancels hung work.
-var errConfHang = errors.New("conformance watchdog: hang")
-
-// confWithin runs body on a new goroutine, with a context derived from
-// t.Context(), and waits for it to return. If body has not returned after
-// confHang, the test fails with the stacks of every goroutine, which show
-// where the work is stuck; then body's context is cancelled (cause
-// errConfHang) and confWithin waits as long again for body to return, so
-// that body never reports to a finished test. If it still has not, the
-// process panics: nothing else can end it. body must report through assert
-// (not require): it does not run on the test's goroutine.
-func confWithin(t *testing.T, what string, body func(ctx context.Context)) {
-	t.Helper()
-	ctx, cancel := context.WithCancelCause(t.Context())
-	defer cancel(nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		body(ctx)
-	}()
-	timer := time.NewTimer(confHang)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return
-	case <-timer.C:
-	}
-	stacks := confStacks()
-	t.Errorf("%s: still blocked after %v (deadlock?); every goroutine:\n%s", what, confHang, stacks)
-	cancel(errConfHang)
-	timer.Reset(confHang)
-	select {
-	case <-done:
-		t.Logf("%s: returned once its context was cancelled", what)
-	case <-timer.C:
-		panic(fmt.Sprintf("%s: still blocked %v after its context was cancelled; every goroutine:\n%s", what, confHang, confStacks()))
-	}
-}
-
-// confStacks returns the stacks of every goroutine.
-func confStacks() []byte {
-	buf := make([]byte, 1<<20)
-	for {
-		m := runtime.Stack(buf, true)
-		if m < len(buf) {
-			return buf[:m]
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
-// confCatch calls f and returns what it panicked with, if it did.
-func confCatch(f func()) (value any, panicked bool) {
-	panicked = true
-	defer func() {
-		if panicked {
-			value = recover()
-		}
-	}()
-	f()
-	panicked = false
-	return nil, false
-}
-
-// confRequireMisuse checks that f panics with a "nursery: " message, the
-// contract for misuse.
-func confRequireMisuse(t *testing.T, f func()) {
-	t.Helper()
-	v, panicked := confCatch(f)
-	require.True(t, panicked, "misuse did not panic")
-	assert.True(t, strings.HasPrefix(fmt.Sprint(v), "nursery: "), "misuse panic %q does not start with %q", v, "nursery: ")
-}
-
 // confLeaves flattens joined errors (Unwrap() []error) into the failures
 // they hold; a single error is its own only leaf, and nil has none.
 func confLeaves(err error) []error {
@@ -142,24 +63,6 @@ func confLeaves(err error) []error {
 	}
 	return []error{err}
 }
-
-// confGauge records how many callers are between enter and exit at once,
-// and the most there ever were.
-type confGauge struct {
-	cur, max atomic.Int64
-}
-
-func (g *confGauge) enter() {
-	c := g.cur.Add(1)
-	for {
-		m := g.max.Load()
-		if c <= m || g.max.CompareAndSwap(m, c) {
-			return
-		}
-	}
-}
-
-func (g *confGauge) exit() { g.cur.Add(-1) }
 
 // Ported from golang.org/x/sync/errgroup errgroup_test.go TestZeroGroup.
 //
@@ -238,11 +141,46 @@ func TestConformanceErrgroupZeroGroup(t *testing.T) {
 					// Wait may be called again and returns the same result.
 					assert.Equal(t, gErr, n.Wait(), "second Wait, prefix %v", prefix)
 					// Reuse after Wait, which errgroup allows, is misuse here.
-					confRequireMisuse(t, func() { n.Go(func(context.Context) error { return nil }) })
+					requireMisuse(t, func() { n.Go(func(context.Context) error { return nil }) })
 				}
 			})
 		}
 	}
+}
+
+// errgroupDoom is the failure of errgroup's table tests.
+var errgroupDoom = errors.New("group_test: doomed")
+
+// errgroupDoomCases is the table that errgroup's TestWithContext and
+// TestCancelCause share: what a group's tasks return, and the failure Wait
+// must report (nil: none).
+var errgroupDoomCases = []struct {
+	name string
+	errs []error
+	want error
+}{
+	{name: "none", want: nil},
+	{name: "nil", errs: []error{nil}, want: nil},
+	{name: "doom", errs: []error{errgroupDoom}, want: errgroupDoom},
+	{name: "doom,nil", errs: []error{errgroupDoom, nil}, want: errgroupDoom},
+}
+
+// errgroupDoomWait runs one task per error of errs in a new nursery, checks
+// that Wait reports want (nil: no error), and returns the nursery's context
+// and Wait's error.
+func errgroupDoomWait(t *testing.T, errs []error, want error) (context.Context, error) {
+	t.Helper()
+	n := nursery.New(t.Context())
+	for _, err := range errs {
+		n.Go(func(context.Context) error { return err })
+	}
+	err := n.Wait()
+	if want == nil {
+		require.NoError(t, err)
+	} else {
+		require.ErrorIs(t, err, want)
+	}
+	return n.Context(), err
 }
 
 // Ported from golang.org/x/sync/errgroup errgroup_test.go TestWithContext.
@@ -252,34 +190,11 @@ func TestConformanceErrgroupZeroGroup(t *testing.T) {
 // whatever the outcome.
 func TestConformanceErrgroupWithContext(t *testing.T) {
 	t.Parallel()
-	errDoom := errors.New("group_test: doomed")
-
-	cases := []struct {
-		name string
-		errs []error
-		want error
-	}{
-		{name: "none", want: nil},
-		{name: "nil", errs: []error{nil}, want: nil},
-		{name: "doom", errs: []error{errDoom}, want: errDoom},
-		{name: "doom,nil", errs: []error{errDoom, nil}, want: errDoom},
-	}
-
-	for _, tc := range cases {
+	for _, tc := range errgroupDoomCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := nursery.New(t.Context())
-			ctx := n.Context()
-
-			for _, err := range tc.errs {
-				n.Go(func(context.Context) error { return err })
-			}
-
-			err := n.Wait()
-			if tc.want == nil {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, tc.want)
+			ctx, err := errgroupDoomWait(t, tc.errs, tc.want)
+			if tc.want != nil {
 				assert.Equal(t, tc.want.Error(), err.Error(), "one unnamed failure is reported as returned")
 			}
 
@@ -302,35 +217,10 @@ func TestConformanceErrgroupWithContext(t *testing.T) {
 // cause while the nursery is cancelling, before Wait returns.
 func TestConformanceErrgroupCancelCause(t *testing.T) {
 	t.Parallel()
-	errDoom := errors.New("group_test: doomed")
-
-	cases := []struct {
-		name string
-		errs []error
-		want error
-	}{
-		{name: "none", want: nil},
-		{name: "nil", errs: []error{nil}, want: nil},
-		{name: "doom", errs: []error{errDoom}, want: errDoom},
-		{name: "doom,nil", errs: []error{errDoom, nil}, want: errDoom},
-	}
-
-	for _, tc := range cases {
+	for _, tc := range errgroupDoomCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := nursery.New(t.Context())
-			ctx := n.Context()
-
-			for _, err := range tc.errs {
-				n.Go(func(context.Context) error { return err })
-			}
-
-			err := n.Wait()
-			if tc.want == nil {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, tc.want)
-			}
+			ctx, _ := errgroupDoomWait(t, tc.errs, tc.want)
 
 			want := tc.want
 			if want == nil {
@@ -344,19 +234,19 @@ func TestConformanceErrgroupCancelCause(t *testing.T) {
 	t.Run("sibling sees the cause", func(t *testing.T) {
 		t.Parallel()
 		var seen error
-		confWithin(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
+		mustFinish(t, "sibling waiting for the failure's cancellation", func(ctx context.Context) {
 			n := nursery.New(ctx)
 			n.Go(func(ctx context.Context) error {
 				<-ctx.Done()
 				seen = context.Cause(ctx)
 				return ctx.Err() // the nursery's own cancellation: not a failure
 			})
-			n.Go(func(context.Context) error { return errDoom })
+			n.Go(func(context.Context) error { return errgroupDoom })
 			err := n.Wait()
-			assert.ErrorIs(t, err, errDoom)
+			assert.ErrorIs(t, err, errgroupDoom)
 			assert.Len(t, confLeaves(err), 1, "the sibling's context.Canceled is reported: %v", err)
-		})
-		assert.Equal(t, errDoom, seen)
+		}, nil)
+		assert.Equal(t, errgroupDoom, seen)
 	})
 }
 
@@ -374,7 +264,7 @@ func TestConformanceErrgroupGoLimit(t *testing.T) {
 		const tasks = 1<<10 + 1
 
 		n := nursery.New(t.Context(), nursery.WithLimit(limit))
-		var active confGauge
+		var active gauge
 		start := time.Now()
 		for range tasks {
 			n.Go(func(context.Context) error {
@@ -402,7 +292,7 @@ func TestConformanceErrgroupGoLimit(t *testing.T) {
 func TestConformanceErrgroupLimitBelowOne(t *testing.T) {
 	t.Parallel()
 	for _, k := range []int{0, -1} {
-		confRequireMisuse(t, func() { nursery.New(t.Context(), nursery.WithLimit(k)) })
+		requireMisuse(t, func() { nursery.New(t.Context(), nursery.WithLimit(k)) })
 	}
 }
 
@@ -445,7 +335,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 			t.Run("Go into own full group", func(t *testing.T) {
 				// The shape of the report: g.Go(func() error { g.Go(child); ... }).
 				var ran atomic.Int32
-				confWithin(t, "task spawning into its own full nursery", func(ctx context.Context) {
+				mustFinish(t, "task spawning into its own full nursery", func(ctx context.Context) {
 					n := nursery.New(ctx, ex.opts(t)...)
 					n.Go(func(context.Context) error {
 						for range 3 {
@@ -458,7 +348,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 						return nil
 					})
 					assert.NoError(t, n.Wait())
-				})
+				}, nil)
 				assert.Equal(t, int32(4), ran.Load())
 			})
 
@@ -468,7 +358,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 				// the child is sent on a channel instead.
 				const depth = 8
 				var got int
-				confWithin(t, "chain of tasks waiting on children", func(ctx context.Context) {
+				mustFinish(t, "chain of tasks waiting on children", func(ctx context.Context) {
 					n := nursery.New(ctx, ex.opts(t)...)
 					var level func(d int) func(context.Context) (int, error)
 					level = func(d int) func(context.Context) (int, error) {
@@ -485,7 +375,7 @@ func TestConformanceErrgroupSetLimitDeadlock(t *testing.T) {
 					assert.NoError(t, err)
 					got = v
 					assert.NoError(t, n.Wait())
-				})
+				}, nil)
 				assert.Equal(t, depth, got)
 			})
 		})
@@ -510,10 +400,10 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 		pool := nursery.NewPool(workers)
 		defer func() { _ = pool.Close() }()
 
-		var outer confGauge
-		inner := make([]confGauge, outerTasks)
+		var outer gauge
+		inner := make([]gauge, outerTasks)
 		var ran atomic.Int32
-		confWithin(t, "nested nurseries on one shared pool", func(ctx context.Context) {
+		mustFinish(t, "nested nurseries on one shared pool", func(ctx context.Context) {
 			err := nursery.Run(ctx, func(n *nursery.Nursery) error {
 				for i := range outerTasks {
 					n.Go(func(ctx context.Context) error {
@@ -540,7 +430,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 				return nil
 			}, nursery.WithExecutor(pool), nursery.WithLimit(limit))
 			assert.NoError(t, err)
-		})
+		}, nil)
 		assert.Equal(t, int32(outerTasks*innerTasks), ran.Load())
 		assert.LessOrEqual(t, outer.max.Load(), int64(limit))
 		for i := range inner {
@@ -566,7 +456,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 				opts := append([]nursery.Option{nursery.WithExecutor(pool)}, tc.limit...)
 
 				var got [][]int
-				confWithin(t, "nested Map on one shared pool", func(ctx context.Context) {
+				mustFinish(t, "nested Map on one shared pool", func(ctx context.Context) {
 					var err error
 					got, err = nursery.Map(ctx, []int{1, 2, 3}, func(ctx context.Context, i int) ([]int, error) {
 						return nursery.Map(ctx, []int{1, 2, 3}, func(_ context.Context, j int) (int, error) {
@@ -574,7 +464,7 @@ func TestConformanceErrgroupNestedLimitsSharedPool(t *testing.T) {
 						}, opts...)
 					}, opts...)
 					assert.NoError(t, err)
-				})
+				}, nil)
 				assert.Equal(t, [][]int{{11, 12, 13}, {21, 22, 23}, {31, 32, 33}}, got)
 			})
 		}
@@ -602,7 +492,7 @@ func TestConformanceErrgroupGoWhileWaiting(t *testing.T) {
 	} {
 		const rounds, depth = 200, 5
 		var missed atomic.Int32
-		confWithin(t, tc.name+": tasks spawning while Wait is blocked", func(ctx context.Context) {
+		mustFinish(t, tc.name+": tasks spawning while Wait is blocked", func(ctx context.Context) {
 			for range rounds {
 				n := nursery.New(ctx, tc.opts...)
 				var ran atomic.Int32
@@ -625,7 +515,7 @@ func TestConformanceErrgroupGoWhileWaiting(t *testing.T) {
 					missed.Add(1)
 				}
 			}
-		})
+		}, nil)
 		assert.Zero(t, missed.Load(), "%s: rounds in which Wait returned before every task had run", tc.name)
 	}
 }
@@ -819,22 +709,22 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 	t.Run("sums", func(t *testing.T) {
 		t.Parallel()
 		var got map[string][md5.Size]byte
-		confWithin(t, "MD5All", func(ctx context.Context) {
+		mustFinish(t, "MD5All", func(ctx context.Context) {
 			var err error
 			got, err = confMD5All(ctx, root, os.ReadFile)
 			assert.NoError(t, err)
-		})
+		}, nil)
 		assert.Equal(t, want, got)
 	})
 
 	t.Run("walk fails", func(t *testing.T) {
 		t.Parallel()
 		var err error
-		confWithin(t, "MD5All of a missing root", func(ctx context.Context) {
+		mustFinish(t, "MD5All of a missing root", func(ctx context.Context) {
 			var got map[string][md5.Size]byte
 			got, err = confMD5All(ctx, filepath.Join(root, "missing"), os.ReadFile)
 			assert.Nil(t, got)
-		})
+		}, nil)
 		require.ErrorIs(t, err, fs.ErrNotExist)
 		assert.True(t, strings.HasPrefix(err.Error(), "walk: "), "error %q does not name the walk task", err)
 		assert.Len(t, confLeaves(err), 1, "the walk's failure is reported once: %v", err)
@@ -845,7 +735,7 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 		errRead := errors.New("disk on fire")
 		bad := filepath.Join(root, "d3", "f13")
 		var err error
-		confWithin(t, "MD5All with a failing read", func(ctx context.Context) {
+		mustFinish(t, "MD5All with a failing read", func(ctx context.Context) {
 			var got map[string][md5.Size]byte
 			got, err = confMD5All(ctx, root, func(path string) ([]byte, error) {
 				if path == bad {
@@ -854,7 +744,7 @@ func TestConformanceErrgroupExamplePipeline(t *testing.T) {
 				return os.ReadFile(path)
 			})
 			assert.Nil(t, got)
-		})
+		}, nil)
 		require.ErrorIs(t, err, errRead)
 		assert.Equal(t, "digest: disk on fire", err.Error(), "only the failed read is reported, named by its nursery")
 	})

@@ -113,7 +113,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,42 +126,16 @@ import (
 	"github.com/structured-go/nursery"
 )
 
-// trioWatchLimit bounds every conformance test in fake time: a test whose
-// goroutines block forever makes the bubble's clock jump to the watchdog,
-// which fails with every goroutine's stack instead of hanging or reporting
-// a bare deadlock.
-const trioWatchLimit = time.Hour
-
-// trioBubble runs f in a synctest bubble under a watchdog. Every
+// trioBubble runs f in a synctest bubble under the watchdog. Every
 // conformance test runs in a bubble: time is fake and exact, and nothing
-// depends on how fast the machine is.
+// depends on how fast the machine is. A test whose goroutines block forever
+// makes the bubble's clock jump to the watchdog, which fails with every
+// goroutine's stack instead of hanging or reporting a bare deadlock.
 func trioBubble(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
-		stop := trioWatchdog(trioWatchLimit)
-		defer stop()
-		f(t)
+		mustFinish(t, "the test's body", func(context.Context) { f(t) }, nil)
 	})
-}
-
-// trioWatchdog panics with all goroutine stacks if stop is not called
-// within limit. It panics rather than calling t.Fatal because a hung test
-// cannot be stopped from another goroutine; the panic fails the binary
-// with the stacks, which is what we need to diagnose the hang.
-func trioWatchdog(limit time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		timer := time.NewTimer(limit)
-		defer timer.Stop()
-		select {
-		case <-done:
-		case <-timer.C:
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			panic(fmt.Sprintf("trio conformance watchdog: test still running after %v; all goroutines:\n%s", limit, buf))
-		}
-	}()
-	return func() { close(done) }
 }
 
 // trioSleep is trio.sleep: it returns nil after d, or ctx.Err() if ctx ends
@@ -214,18 +187,6 @@ func trioJoined(err error) []error {
 	}
 	return nil
 }
-
-// trioRecoverPanic calls f and returns what it panicked with (nil if it
-// returned).
-func trioRecoverPanic(f func()) (v any) {
-	defer func() { v = recover() }()
-	f()
-	return nil
-}
-
-// ---------------------------------------------------------------------------
-// Nurseries and errors
-// ---------------------------------------------------------------------------
 
 // Ported from trio src/trio/_core/_tests/test_run.py test_basic,
 // test_initial_task_error, test_nursery_main_block_error_basic and
@@ -341,7 +302,7 @@ func TestConformanceTrioTaskPanicPropagation(t *testing.T) {
 				n.Go(func(context.Context) error { panic("argh") }, nursery.Name("crasher"))
 
 				var err error
-				v := trioRecoverPanic(func() { err = n.Wait() })
+				v, _ := catchPanic(func() { err = n.Wait() })
 				var pe *nursery.PanicError
 				if asErrors {
 					require.Nil(t, v)
@@ -701,10 +662,6 @@ func TestConformanceTrioSpawnName(t *testing.T) {
 	})
 }
 
-// ---------------------------------------------------------------------------
-// Start (nursery.start and task_status.started)
-// ---------------------------------------------------------------------------
-
 // Ported from trio src/trio/_core/_tests/test_run.py test_nursery_start
 // (happy path): start waits for started(), returns its value, and the
 // nursery then waits for the task to finish.
@@ -747,7 +704,7 @@ func TestConformanceTrioStartReadyTwice(t *testing.T) {
 		n := nursery.New(t.Context())
 		v, err := nursery.Start(n, func(ctx context.Context, ready func(string)) error {
 			ready("first")
-			second = trioRecoverPanic(func() { ready("second") })
+			second, _ = catchPanic(func() { ready("second") })
 			return nil
 		})
 		require.NoError(t, err)
@@ -842,7 +799,7 @@ func TestConformanceTrioStartPanicBeforeReady(t *testing.T) {
 				}
 				n := nursery.New(t.Context(), opts...)
 				var err error
-				v := trioRecoverPanic(func() {
+				v, _ := catchPanic(func() {
 					_, err = nursery.Start(n, func(context.Context, func(int)) error { panic("oops") }, nursery.Name("svc"))
 				})
 				var pe *nursery.PanicError

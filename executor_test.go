@@ -148,8 +148,7 @@ func TestPoolSharedByManyNurseries(t *testing.T) {
 	}
 	started.Wait() // every task is running on the pool
 	ns[victim].Cancel(errStop)
-	o := async(func() { assert.NoError(t, ns[victim].Wait()) })
-	o.wait(t, "Wait of the cancelled nursery while others still run")
+	mustFinish(t, "Wait of the cancelled nursery while others still run", func(context.Context) { assert.NoError(t, ns[victim].Wait()) }, nil)
 	for _, task := range tasks[victim] {
 		v, err := task.Wait()
 		assert.ErrorIs(t, err, errStop)
@@ -191,14 +190,13 @@ func TestPoolCancelledNurseryDoesNotWaitForOthersWork(t *testing.T) {
 		queued[i] = nursery.Spawn(victim, func(context.Context) (int, error) { ran.Add(1); return 1, nil })
 	}
 	victim.Cancel(errStop)
-	o := async(func() {
+	mustFinish(t, "Wait of a cancelled nursery whose tasks are queued behind another nursery's work", func(context.Context) {
 		assert.NoError(t, victim.Wait())
 		for _, task := range queued {
 			_, err := task.Wait()
 			assert.ErrorIs(t, err, errStop)
 		}
-	})
-	o.wait(t, "Wait of a cancelled nursery whose tasks are queued behind another nursery's work")
+	}, nil)
 	close(gate)
 	require.NoError(t, busy.Wait())
 	require.NoError(t, p.Close())
@@ -218,8 +216,7 @@ func TestPoolSharedNurseryWaitsOnlyForOwnTasks(t *testing.T) {
 	for range 20 {
 		fast.Go(func(context.Context) error { ran.Add(1); return nil })
 	}
-	o := async(func() { assert.NoError(t, fast.Wait()) })
-	o.wait(t, "Wait of a nursery sharing a pool with a blocked nursery")
+	mustFinish(t, "Wait of a nursery sharing a pool with a blocked nursery", func(context.Context) { assert.NoError(t, fast.Wait()) }, nil)
 	assert.Equal(t, int32(20), ran.Load())
 	close(gate)
 	require.NoError(t, slow.Wait())
@@ -322,9 +319,8 @@ func TestPoolOneWorkerNoDeadlock(t *testing.T) {
 			close(spawned) // Go never blocked on the full pool
 			return nil
 		})
-		waitOrFail(t, spawned, "a task calling Go on its own nursery over a full pool")
-		o := async(func() { assert.NoError(t, n.Wait()) })
-		o.wait(t, "Wait")
+		mustFinish(t, "a task calling Go on its own nursery over a full pool", func(context.Context) { <-spawned }, nil)
+		mustFinish(t, "Wait", func(context.Context) { assert.NoError(t, n.Wait()) }, nil)
 		assert.Equal(t, int32(20), children.Load())
 	})
 	t.Run("Task.Wait on a queued task", func(t *testing.T) {
@@ -341,41 +337,23 @@ func TestPoolOneWorkerNoDeadlock(t *testing.T) {
 				return v + 1, err
 			}
 		}
-		o := async(func() {
+		mustFinish(t, "chain of Task.Wait on a pool of one worker", func(context.Context) {
 			v, err := nursery.Spawn(n, chain(15)).Wait()
 			assert.NoError(t, err)
 			assert.Equal(t, 15, v)
 			assert.NoError(t, n.Wait())
-		})
-		o.wait(t, "chain of Task.Wait on a pool of one worker")
+		}, nil)
 	})
 	t.Run("fork/join", func(t *testing.T) {
 		t.Parallel()
 		p := newPool(t, 1, nursery.QueueSize(1))
 		n := nursery.New(t.Context(), nursery.WithExecutor(p))
-		var fib func(k int) func(context.Context) (int, error)
-		fib = func(k int) func(context.Context) (int, error) {
-			return func(context.Context) (int, error) {
-				if k < 2 {
-					return k, nil
-				}
-				a := nursery.Spawn(n, fib(k-1))
-				b := nursery.Spawn(n, fib(k-2))
-				x, err := a.Wait()
-				if err != nil {
-					return 0, err
-				}
-				y, err := b.Wait()
-				return x + y, err
-			}
-		}
-		o := async(func() {
-			v, err := nursery.Spawn(n, fib(10)).Wait()
+		mustFinish(t, "fork/join on a pool of one worker", func(context.Context) {
+			v, err := nursery.Spawn(n, forkJoinFib(n, 10, false)).Wait()
 			assert.NoError(t, err)
 			assert.Equal(t, 55, v)
 			assert.NoError(t, n.Wait())
-		})
-		o.wait(t, "fork/join on a pool of one worker")
+		}, nil)
 	})
 }
 
@@ -399,36 +377,39 @@ func TestStartOnPoolDoesNotOccupyWorker(t *testing.T) {
 		return blockOnCtx(ctx)
 	})
 	<-started // the only worker is busy
-	o := async(func() {
+	mustFinish(t, "Start with the pool's only worker busy", func(context.Context) {
 		v, err := nursery.Start(n, func(ctx context.Context, ready func(string)) error {
 			ready("outer")
 			return blockOnCtx(ctx)
 		})
 		assert.NoError(t, err)
 		assert.Equal(t, "outer", v)
-	})
-	o.wait(t, "Start with the pool's only worker busy")
-	waitOrFail(t, chanDone(svcFromTask), "Start from the task holding the only worker")
-	assert.Equal(t, "inner", <-svcFromTask)
+	}, nil)
+	var inner string
+	mustFinish(t, "Start from the task holding the only worker", func(context.Context) { inner = <-svcFromTask }, nil)
+	assert.Equal(t, "inner", inner)
 	n.Cancel(nil)
 	require.NoError(t, n.Wait())
 }
 
 func TestLimitOnTopOfPool(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, 4)
-	n := nursery.New(t.Context(), nursery.WithExecutor(p), nursery.WithLimit(2))
-	var g gauge
-	for range 50 {
-		n.Go(func(context.Context) error {
-			g.enter()
-			defer g.exit()
-			time.Sleep(100 * time.Microsecond)
-			return nil
-		})
-	}
-	require.NoError(t, n.Wait())
-	assert.LessOrEqual(t, g.max.Load(), int64(2))
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, 4)
+		n := nursery.New(t.Context(), nursery.WithExecutor(p), nursery.WithLimit(2))
+		var g gauge
+		for range 50 {
+			n.Go(func(context.Context) error {
+				g.enter()
+				defer g.exit()
+				time.Sleep(100 * time.Microsecond)
+				return nil
+			})
+		}
+		require.NoError(t, n.Wait())
+		assert.LessOrEqual(t, g.max.Load(), int64(2))
+		assert.Equal(t, int64(2), g.max.Load(), "sleeping tasks overlap: the limit is reached")
+	})
 }
 
 func TestNurseryOnPoolTimeouts(t *testing.T) {
@@ -490,15 +471,8 @@ func TestPoolStressSubmitCancelClose(t *testing.T) {
 						n.Go(noop)
 					}
 				}
-				done := make(chan struct{})
 				var err error
-				go func() { defer close(done); err = n.Wait() }()
-				select {
-				case <-done:
-				case <-time.After(deadlockTimeout):
-					t.Errorf("iteration %d: nursery Wait did not return (deadlock?)\n%s", it, allStacks())
-					return
-				}
+				mustFinish(t, fmt.Sprintf("iteration %d: nursery Wait", it), func(context.Context) { err = n.Wait() }, nil)
 				for _, leaf := range leaves(err) {
 					if leaf == errBoom || leaf == nursery.ErrPoolClosed {
 						continue
@@ -508,14 +482,13 @@ func TestPoolStressSubmitCancelClose(t *testing.T) {
 				assert.True(t, isClosed(n.Context().Done()))
 			})
 		}
-		allDone := make(chan struct{})
-		go func() { wg.Wait(); close(allDone) }()
+		submitters := goWatched(t, func(context.Context) { wg.Wait() })
 		if it%2 == 0 {
-			briefPause()
+			runtime.Gosched() // let some submissions race with Close
 			require.NoError(t, p.Close())
-			waitOrFail(t, allDone, fmt.Sprintf("iteration %d: submitters", it))
+			submitters.wait(t, fmt.Sprintf("iteration %d: submitters", it), nil)
 		} else {
-			waitOrFail(t, allDone, fmt.Sprintf("iteration %d: submitters", it))
+			submitters.wait(t, fmt.Sprintf("iteration %d: submitters", it), nil)
 			require.NoError(t, p.Close())
 		}
 		assert.Equal(t, accepted.Load(), ran.Load(), "iteration %d: an accepted task did not run exactly once", it)
@@ -533,8 +506,6 @@ func blockOnCtxOrSoon(ctx context.Context) error {
 		return nil
 	}
 }
-
-func briefPause() { time.Sleep(10 * time.Microsecond) }
 
 // A task that calls Go on its own nursery while the pool under it is
 // closing must not block: Close waits for the running task, so a blocked
@@ -564,23 +535,23 @@ func TestPoolCloseWhileTaskSpawns(t *testing.T) {
 				return nil
 			})
 			<-started
-			closed := async(func() { assert.NoError(t, p.Close()) })
+			closed := goWatched(t, func(context.Context) { assert.NoError(t, p.Close()) })
 			for p.Stats().Workers > 0 && !closed.finished() {
 				// Close has begun only once Go is refused.
+				// The first Go fills the queue; the next waits for room until
+				// Close begins and refuses it.
 				if err := p.Go(t.Context(), func() {}); errors.Is(err, nursery.ErrPoolClosed) {
 					break
 				}
-				time.Sleep(time.Millisecond)
 			}
 			close(proceed)
-			closed.wait(t, "Close while the running task calls Go")
-			o := async(func() {
+			closed.wait(t, "Close while the running task calls Go", nil)
+			mustFinish(t, "Wait", func(context.Context) {
 				err := n.Wait()
 				if err != nil {
 					assert.ErrorIs(t, err, nursery.ErrPoolClosed)
 				}
-			})
-			o.wait(t, "Wait")
+			}, nil)
 			t.Logf("%d of 5 children ran", children.Load())
 		})
 	}
@@ -596,7 +567,7 @@ func TestPoolSaturatedNurseryLeavesWorkersToOthers(t *testing.T) {
 	const tasks = 2_000_000
 	var done atomic.Int64
 	stop := make(chan struct{})
-	submitter := async(func() {
+	submitter := goWatched(t, func(context.Context) {
 		for range tasks {
 			select {
 			case <-stop:
@@ -612,10 +583,9 @@ func TestPoolSaturatedNurseryLeavesWorkersToOthers(t *testing.T) {
 	ran := make(chan int64)
 	require.NoError(t, p.Go(t.Context(), func() { ran <- done.Load() }))
 	var at int64
-	o := async(func() { at = <-ran })
-	o.wait(t, "a Pool.Go task queued behind a saturated nursery")
+	mustFinish(t, "a Pool.Go task queued behind a saturated nursery", func(context.Context) { at = <-ran }, nil)
 	close(stop)
-	submitter.wait(t, "the submitter")
+	submitter.wait(t, "the submitter", nil)
 	require.NoError(t, n.Wait())
 	assert.Less(t, at, int64(tasks/2), "the other task waited for most of the nursery's tasks")
 }

@@ -88,28 +88,30 @@ func TestGatherFailureCancelsRestAndNamesIndex(t *testing.T) {
 
 func TestGatherPanicPropagates(t *testing.T) {
 	t.Parallel()
-	var finished atomic.Bool
-	started := make(chan struct{})
-	r, panicked := catchPanic(func() {
-		_, _ = nursery.Gather(t.Context(),
-			func(ctx context.Context) (int, error) {
-				close(started)
-				<-ctx.Done()
-				time.Sleep(time.Millisecond)
-				finished.Store(true)
-				return 0, ctx.Err()
-			},
-			func(context.Context) (int, error) { <-started; panic("gather-panic") },
-		)
+	synctest.Test(t, func(t *testing.T) {
+		var finished atomic.Bool
+		started := make(chan struct{})
+		r, panicked := catchPanic(func() {
+			_, _ = nursery.Gather(t.Context(),
+				func(ctx context.Context) (int, error) {
+					close(started)
+					<-ctx.Done()
+					time.Sleep(time.Millisecond)
+					finished.Store(true)
+					return 0, ctx.Err()
+				},
+				func(context.Context) (int, error) { <-started; panic("gather-panic") },
+			)
+		})
+		require.True(t, panicked, "a panic in a gathered function must not be swallowed")
+		assert.True(t, finished.Load(), "Gather must cancel and wait for the others before re-panicking")
+		var pe *nursery.PanicError
+		if err, ok := r.(error); ok && errors.As(err, &pe) {
+			assert.Equal(t, "gather-panic", pe.Value)
+		} else {
+			assert.Equal(t, "gather-panic", r)
+		}
 	})
-	require.True(t, panicked, "a panic in a gathered function must not be swallowed")
-	assert.True(t, finished.Load(), "Gather must cancel and wait for the others before re-panicking")
-	var pe *nursery.PanicError
-	if err, ok := r.(error); ok && errors.As(err, &pe) {
-		assert.Equal(t, "gather-panic", pe.Value)
-	} else {
-		assert.Equal(t, "gather-panic", r)
-	}
 }
 
 func TestMapOrder(t *testing.T) {
@@ -168,36 +170,38 @@ func TestMapFailFast(t *testing.T) {
 // succeeded, and joins all errors.
 func TestMapCollectErrors(t *testing.T) {
 	t.Parallel()
-	in := []int{0, 1, 2, 3, 4, 5}
-	var calls atomic.Int32
-	got, err := nursery.Map(t.Context(), in, func(ctx context.Context, x int) (int, error) {
-		calls.Add(1)
-		time.Sleep(time.Millisecond)
-		if x%2 == 1 {
-			return -1, &codeError{code: x}
+	synctest.Test(t, func(t *testing.T) {
+		in := []int{0, 1, 2, 3, 4, 5}
+		var calls atomic.Int32
+		got, err := nursery.Map(t.Context(), in, func(ctx context.Context, x int) (int, error) {
+			calls.Add(1)
+			time.Sleep(time.Millisecond)
+			if x%2 == 1 {
+				return -1, &codeError{code: x}
+			}
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return x*10 + 1, nil
+		}, nursery.CollectErrors())
+		require.Error(t, err)
+		assert.Equal(t, int32(len(in)), calls.Load(), "CollectErrors: every input must run")
+		require.Len(t, got, len(in))
+		for _, i := range []int{0, 2, 4} {
+			assert.Equal(t, i*10+1, got[i], "result %d must be filled", i)
 		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+		codes := map[int]bool{}
+		for _, leaf := range leaves(err) {
+			if c, ok := leaf.(*codeError); ok {
+				codes[c.code] = true
+			}
 		}
-		return x*10 + 1, nil
-	}, nursery.CollectErrors())
-	require.Error(t, err)
-	assert.Equal(t, int32(len(in)), calls.Load(), "CollectErrors: every input must run")
-	require.Len(t, got, len(in))
-	for _, i := range []int{0, 2, 4} {
-		assert.Equal(t, i*10+1, got[i], "result %d must be filled", i)
-	}
-	codes := map[int]bool{}
-	for _, leaf := range leaves(err) {
-		if c, ok := leaf.(*codeError); ok {
-			codes[c.code] = true
+		assert.Equal(t, map[int]bool{1: true, 3: true, 5: true}, codes)
+		for _, i := range []int{1, 3, 5} {
+			assert.True(t, hasIndex(err.Error(), i), "the error %q must name index %d", err, i)
 		}
-	}
-	assert.Equal(t, map[int]bool{1: true, 3: true, 5: true}, codes)
-	for _, i := range []int{1, 3, 5} {
-		assert.True(t, hasIndex(err.Error(), i), "the error %q must name index %d", err, i)
-	}
-	assert.NotErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, context.Canceled)
+	})
 }
 
 func TestMapWithLimit(t *testing.T) {

@@ -162,12 +162,11 @@ func TestLimitEveryNestingCompletes(t *testing.T) {
 						want *= int64(op.fan)
 					}
 					what := strings.Join(names, " > ")
-					o := async(func() {
+					mustFinish(t, what, func(context.Context) {
 						got, err := runNesting(t.Context(), ops, cfg)
 						assert.NoError(t, err, what)
 						assert.Equal(t, want, got, "%s: leaves that ran", what)
-					})
-					o.wait(t, what)
+					}, nil)
 				}
 			})
 		}

@@ -38,7 +38,7 @@ func TestPoolNestedNurseriesOnSharedPool(t *testing.T) {
 				p := nursery.NewPool(workers, inner.pool...)
 				defer func() { assert.NoError(t, p.Close()) }()
 				var ran atomic.Int64
-				o := async(func() {
+				mustFinish(t, "nested nurseries on one shared pool", func(context.Context) {
 					err := nursery.Run(t.Context(), func(outer *nursery.Nursery) error {
 						for range workers {
 							outer.Go(func(ctx context.Context) error {
@@ -54,8 +54,7 @@ func TestPoolNestedNurseriesOnSharedPool(t *testing.T) {
 						return nil
 					}, nursery.WithExecutor(p))
 					assert.NoError(t, err)
-				})
-				o.wait(t, "nested nurseries on one shared pool")
+				}, nil)
 				assert.Equal(t, int64(10*workers), ran.Load())
 			})
 		}
@@ -74,7 +73,7 @@ func TestPoolStartServiceSpawnsIntoNestedNursery(t *testing.T) {
 	var served atomic.Int64
 	waiting := make(chan struct{})
 	accepting := waiting
-	o := async(func() {
+	mustFinish(t, "accept loop spawning into a nested nursery on one pool", func(context.Context) {
 		err := nursery.Run(t.Context(), func(outer *nursery.Nursery) error {
 			outer.Go(func(ctx context.Context) error {
 				return nursery.Run(ctx, func(handlers *nursery.Nursery) error {
@@ -121,8 +120,7 @@ func TestPoolStartServiceSpawnsIntoNestedNursery(t *testing.T) {
 			return nil
 		}, nursery.WithExecutor(p))
 		assert.NoError(t, err)
-	})
-	o.wait(t, "accept loop spawning into a nested nursery on one pool")
+	}, nil)
 	assert.Equal(t, int64(conns), served.Load())
 }
 
@@ -133,7 +131,7 @@ func TestPoolGoexitInNestedTaskEndsOnlyThatTask(t *testing.T) {
 	p := nursery.NewPool(1)
 	defer func() { assert.NoError(t, p.Close()) }()
 	var waiterContinued atomic.Bool
-	o := async(func() {
+	mustFinish(t, "a worker waiting for a nursery whose task calls Goexit", func(context.Context) {
 		err := nursery.Run(t.Context(), func(outer *nursery.Nursery) error {
 			outer.Go(func(ctx context.Context) error {
 				err := nursery.Run(ctx, func(in *nursery.Nursery) error {
@@ -149,8 +147,7 @@ func TestPoolGoexitInNestedTaskEndsOnlyThatTask(t *testing.T) {
 			return nil
 		}, nursery.WithExecutor(p))
 		assert.NoError(t, err)
-	})
-	o.wait(t, "a worker waiting for a nursery whose task calls Goexit")
+	}, nil)
 	assert.True(t, waiterContinued.Load(), "the waiting task must go on")
 }
 
@@ -161,7 +158,7 @@ func TestLimitWaitsFromInsideAFullNursery(t *testing.T) {
 	t.Run("AsCompleted", func(t *testing.T) {
 		t.Parallel()
 		var sum atomic.Int64
-		o := async(func() {
+		mustFinish(t, "AsCompleted from inside a full WithLimit(1) nursery", func(context.Context) {
 			err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 				n.Go(func(context.Context) error {
 					ts := make([]*nursery.Task[int], 5)
@@ -180,13 +177,12 @@ func TestLimitWaitsFromInsideAFullNursery(t *testing.T) {
 				return nil
 			}, nursery.WithLimit(1))
 			assert.NoError(t, err)
-		})
-		o.wait(t, "AsCompleted from inside a full WithLimit(1) nursery")
+		}, nil)
 		assert.Equal(t, int64(0+1+2+3+4), sum.Load())
 	})
 	t.Run("Start", func(t *testing.T) {
 		t.Parallel()
-		o := async(func() {
+		mustFinish(t, "Start from inside a full WithLimit(1) nursery", func(context.Context) {
 			err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 				n.Go(func(context.Context) error {
 					v, err := nursery.Start(n, func(ctx context.Context, ready func(int)) error {
@@ -205,8 +201,7 @@ func TestLimitWaitsFromInsideAFullNursery(t *testing.T) {
 				return nil
 			}, nursery.WithLimit(1))
 			assert.NoError(t, err)
-		})
-		o.wait(t, "Start from inside a full WithLimit(1) nursery")
+		}, nil)
 	})
 }
 
@@ -228,7 +223,7 @@ func TestLimitCrawlerSpawnsIntoFullAncestor(t *testing.T) {
 						opts = append(opts, nursery.WithExecutor(p))
 					}
 					var pages atomic.Int64
-					o := async(func() {
+					mustFinish(t, "crawler spawning into its full ancestor", func(context.Context) {
 						err := nursery.Run(t.Context(), func(outer *nursery.Nursery) error {
 							var crawl func(d int) func(context.Context) error
 							crawl = func(d int) func(context.Context) error {
@@ -252,8 +247,7 @@ func TestLimitCrawlerSpawnsIntoFullAncestor(t *testing.T) {
 							return nil
 						}, opts...)
 						assert.NoError(t, err)
-					})
-					o.wait(t, "crawler spawning into its full ancestor")
+					}, nil)
 					want := int64(0)
 					for d, w := 0, int64(1); d <= depth; d, w = d+1, w*int64(fanout) {
 						want += w
@@ -331,16 +325,15 @@ func TestPoolCloseWhileNurseryKeepsSubmitting(t *testing.T) {
 			}
 			n := nursery.New(context.Background(), opts...)
 			producing := make(chan struct{})
-			producer := async(func() {
+			producer := goWatched(t, func(context.Context) {
 				close(producing)
 				for n.Context().Err() == nil {
 					n.Go(noop)
 				}
 			})
 			<-producing
-			closed := async(func() { assert.NoError(t, p.Close()) })
-			closed.wait(t, "Pool.Close while a nursery keeps submitting")
-			producer.wait(t, "the producer, once its nursery failed")
+			mustFinish(t, "Pool.Close while a nursery keeps submitting", func(context.Context) { assert.NoError(t, p.Close()) }, nil)
+			producer.wait(t, "the producer, once its nursery failed", nil)
 			err := n.Wait()
 			require.Error(t, err)
 			assert.ErrorIs(t, err, nursery.ErrPoolClosed)

@@ -67,10 +67,9 @@ func TestGoDoesNotWaitForItselfThroughHiddenDependencies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			o := async(func() {
+			mustFinish(t, "Run whose task calls Go while a sibling waits for it", func(context.Context) {
 				assert.NoError(t, nursery.Run(t.Context(), tt.body, tt.opts(t)...))
-			})
-			o.wait(t, "Run whose task calls Go while a sibling waits for it")
+			}, nil)
 		})
 	}
 }

@@ -85,13 +85,12 @@ func TestLimitMaxConcurrencyWithChildren(t *testing.T) {
 					return nil
 				}
 			}
-			o := async(func() {
+			mustFinish(t, "limited nursery with children", func(context.Context) {
 				for range 8 {
 					n.Go(work(3))
 				}
 				assert.NoError(t, n.Wait())
-			})
-			o.wait(t, "limited nursery with children")
+			}, nil)
 			assert.Equal(t, int32(8*(1+3+9+27)), ran.Load())
 			assert.LessOrEqual(t, g.max.Load(), int64(k), "more than k tasks ran at once")
 		})
@@ -205,8 +204,7 @@ func TestLimitGoFromTaskOnSaturatedNursery(t *testing.T) {
 					return nil
 				})
 			}
-			o := async(func() { assert.NoError(t, n.Wait()) })
-			o.wait(t, "Wait on a saturated nursery whose tasks call Go")
+			mustFinish(t, "Wait on a saturated nursery whose tasks call Go", func(context.Context) { assert.NoError(t, n.Wait()) }, nil)
 			assert.Equal(t, int32(100*k), children.Load())
 		})
 	}
@@ -246,7 +244,7 @@ func TestLimitChainOfTaskWaits(t *testing.T) {
 					return v + 1, err
 				}
 			}
-			o := async(func() {
+			mustFinish(t, "chain of Task.Wait under a limit", func(context.Context) {
 				roots := make([]*nursery.Task[int], tt.roots)
 				for i := range roots {
 					roots[i] = nursery.Spawn(n, chain(tt.depth))
@@ -257,8 +255,7 @@ func TestLimitChainOfTaskWaits(t *testing.T) {
 					assert.Equal(t, tt.depth, v)
 				}
 				assert.NoError(t, n.Wait())
-			})
-			o.wait(t, "chain of Task.Wait under a limit")
+			}, nil)
 			assert.LessOrEqual(t, g.max.Load(), int64(tt.limit))
 		})
 	}
@@ -268,30 +265,13 @@ func TestLimitChainOfTaskWaits(t *testing.T) {
 func TestLimitForkJoin(t *testing.T) {
 	t.Parallel()
 	n := nursery.New(t.Context(), nursery.WithLimit(1))
-	var fib func(k int) func(context.Context) (int, error)
-	fib = func(k int) func(context.Context) (int, error) {
-		return func(ctx context.Context) (int, error) {
-			if k < 2 {
-				return k, nil
-			}
-			a := nursery.Spawn(n, fib(k-1))
-			b := nursery.Spawn(n, fib(k-2))
-			x, err := b.Wait()
-			if err != nil {
-				return 0, err
-			}
-			y, err := a.Wait()
-			return x + y, err
-		}
-	}
-	o := async(func() {
-		root := nursery.Spawn(n, fib(12))
+	mustFinish(t, "fork/join under WithLimit(1)", func(context.Context) {
+		root := nursery.Spawn(n, forkJoinFib(n, 12, true))
 		v, err := root.Wait()
 		assert.NoError(t, err)
 		assert.Equal(t, 144, v)
 		assert.NoError(t, n.Wait())
-	})
-	o.wait(t, "fork/join under WithLimit(1)")
+	}, nil)
 }
 
 // Children queued behind the limit when the nursery is cancelled never
@@ -319,10 +299,9 @@ func TestLimitQueuedChildrenDroppedOnCancel(t *testing.T) {
 		close(spawnedAll)
 		return blockOnCtx(ctx)
 	})
-	waitOrFail(t, spawnedAll, "spawning children")
+	mustFinish(t, "spawning children", func(context.Context) { <-spawnedAll }, nil)
 	n.Cancel(errStop)
-	o := async(func() { assert.NoError(t, n.Wait()) })
-	o.wait(t, "Wait after cancelling queued children")
+	mustFinish(t, "Wait after cancelling queued children", func(context.Context) { assert.NoError(t, n.Wait()) }, nil)
 	assert.Zero(t, enteredCancelled.Load(), "a queued task started after its nursery was cancelled")
 	mu.Lock()
 	defer mu.Unlock()
@@ -410,7 +389,7 @@ func TestLimitSpawnWaitChainsStress(t *testing.T) {
 					}
 					_ = n.Wait()
 				}()
-				waitOrFail(t, done, fmt.Sprintf("iteration %d: Wait on a limited nursery of Spawn+Wait chains", it))
+				mustFinish(t, fmt.Sprintf("iteration %d: Wait on a limited nursery of Spawn+Wait chains", it), func(context.Context) { <-done }, nil)
 			}
 		})
 	}

@@ -75,27 +75,22 @@ func TestPanicErrorUnwrap(t *testing.T) {
 	}
 }
 
+// panicModes are the two ways a nursery can report a task's panic.
+var panicModes = []struct {
+	name string
+	opts []nursery.Option
+}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}}
+
 func TestPanicCancelsSiblingsAtOnce(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), mode.opts...)
-			released := make(chan struct{})
-			started := make(chan struct{})
-			n.Go(func(ctx context.Context) error {
-				close(started)
-				<-ctx.Done()
-				close(released)
-				return ctx.Err()
-			})
-			<-started
+			released := goUntilCancelled(n)
 			n.Go(func(context.Context) error { panic("sibling-killer") })
 			// Nobody is in Wait yet: the panic alone must cancel the sibling.
-			waitOrFail(t, released, "sibling cancellation by a panic before Wait")
+			mustFinish(t, "sibling cancellation by a panic before Wait", func(context.Context) { <-released }, nil)
 			_, _ = catchPanic(func() { _ = n.Wait() })
 		})
 	}
@@ -176,36 +171,24 @@ func TestDefaultModeFirstPanicCountsFurtherFailures(t *testing.T) {
 // not deadlock Wait.
 func TestGoexitIsAFailure(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), mode.opts...)
-			released := make(chan struct{})
-			started := make(chan struct{})
-			n.Go(func(ctx context.Context) error {
-				close(started)
-				<-ctx.Done()
-				close(released)
-				return ctx.Err()
-			})
-			<-started
+			released := goUntilCancelled(n)
 			exiter := nursery.Spawn(n, func(context.Context) (int, error) {
 				runtime.Goexit()
 				return 1, nil
 			})
-			waitOrFail(t, released, "sibling cancellation by Goexit")
-			o := async(func() {
+			mustFinish(t, "sibling cancellation by Goexit", func(context.Context) { <-released }, nil)
+			mustFinish(t, "Wait after Goexit", func(context.Context) {
 				_, terr := exiter.Wait()
 				assert.Error(t, terr, "Task.Wait of a task that called Goexit")
 				err := n.Wait()
 				require.Error(t, err, "Goexit counts as a failure")
 				assert.Contains(t, strings.ToLower(err.Error()), "goexit", "Wait's error must say the task called runtime.Goexit")
 				assert.NotErrorIs(t, err, context.Canceled)
-			})
-			o.wait(t, "Wait after Goexit")
+			}, nil)
 		})
 	}
 }
@@ -292,10 +275,7 @@ func TestPanicDoesNotCrashSiblings(t *testing.T) {
 // WithName and Name are shown in panics too.
 func TestPanicMessageNamesNurseryAndTask(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []struct {
-		name string
-		opts []nursery.Option
-	}{{name: "default"}, {name: "PanicsAsErrors", opts: []nursery.Option{nursery.PanicsAsErrors()}}} {
+	for _, mode := range panicModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			n := nursery.New(t.Context(), append(mode.opts, nursery.WithName("outer"))...)

@@ -340,6 +340,9 @@ func TestPoolDirectPanicCrashesProgram(t *testing.T) {
 	if os.Getenv(marker) == "1" {
 		p := nursery.NewPool(1)
 		_ = p.Go(context.Background(), func() { panic("pool-direct-panic") })
+		// A real sleep in the child process: it gives the pool's worker
+		// real time to run the task and crash the process; nothing in the
+		// child can signal that, since the crash is the outcome.
 		time.Sleep(deadlockTimeout)
 		os.Exit(0) // not reached if the panic crashed the process
 	}

@@ -291,9 +291,8 @@ func TestStartServicesDoNotCountTowardLimit(t *testing.T) {
 	}
 	// ...so a normal task still runs while they do.
 	ran := make(chan struct{})
-	o := async(func() { n.Go(func(context.Context) error { close(ran); return nil }) })
-	o.wait(t, "Go with only services running")
-	waitOrFail(t, ran, "a task while services hold no slot")
+	mustFinish(t, "Go with only services running", func(context.Context) { n.Go(func(context.Context) error { close(ran); return nil }) }, nil)
+	mustFinish(t, "a task while services hold no slot", func(context.Context) { <-ran }, nil)
 	n.Cancel(nil)
 	require.NoError(t, n.Wait())
 }
@@ -306,15 +305,14 @@ func TestStartOnFullNurseryDoesNotDeadlock(t *testing.T) {
 		started := make(chan struct{})
 		n.Go(func(ctx context.Context) error { close(started); return blockOnCtx(ctx) })
 		<-started // the only slot is taken
-		o := async(func() {
+		mustFinish(t, "Start on a full nursery", func(context.Context) {
 			v, err := nursery.Start(n, func(ctx context.Context, ready func(string)) error {
 				ready("up")
 				return blockOnCtx(ctx)
 			})
 			assert.NoError(t, err)
 			assert.Equal(t, "up", v)
-		})
-		o.wait(t, "Start on a full nursery")
+		}, nil)
 		n.Cancel(nil)
 		require.NoError(t, n.Wait())
 	})
@@ -330,21 +328,10 @@ func TestStartOnFullNurseryDoesNotDeadlock(t *testing.T) {
 			got <- v
 			return err
 		})
-		waitOrFail(t, chanDone(got), "Start from inside a task of a full nursery")
-		assert.Equal(t, "inner", <-got)
+		var inner string
+		mustFinish(t, "Start from inside a task of a full nursery", func(context.Context) { inner = <-got }, nil)
+		assert.Equal(t, "inner", inner)
 		n.Cancel(nil)
 		require.NoError(t, n.Wait())
 	})
-}
-
-// chanDone returns a channel closed once ch has a value ready (without
-// consuming it: the value is put back).
-func chanDone[T any](ch chan T) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		v := <-ch
-		ch <- v
-		close(done)
-	}()
-	return done
 }

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,7 +91,7 @@ func TestStressCreateSpawnCancelWait(t *testing.T) {
 			}
 			wg.Wait()
 		}()
-		waitOrFail(t, done, fmt.Sprintf("iteration %d: spawn and Wait", it))
+		mustFinish(t, fmt.Sprintf("iteration %d: spawn and Wait", it), func(context.Context) { <-done }, nil)
 		cancelParent(nil)
 
 		err := results[0]
@@ -206,41 +206,47 @@ func TestMemoryFlatForLongLivedNursery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := nursery.NewPool(4)
-			defer func() { assert.NoError(t, p.Close()) }()
-			var opts []nursery.Option
-			if tt.opts != nil {
-				opts = tt.opts(p)
-			}
-			n := nursery.New(t.Context(), opts...)
-			var wg sync.WaitGroup
-			fn := func(context.Context) error { wg.Done(); return nil }
-			var base uint64
-			for started := 0; started < total; started += batch {
-				if started == warmup {
-					base = heapInUse()
+			// In a bubble, so that heapInUse can wait for the finished
+			// tasks' goroutines to exit (synctest.Wait) instead of sleeping.
+			synctest.Test(t, func(t *testing.T) {
+				p := nursery.NewPool(4)
+				defer func() { assert.NoError(t, p.Close()) }()
+				var opts []nursery.Option
+				if tt.opts != nil {
+					opts = tt.opts(p)
 				}
-				wg.Add(batch)
-				for range batch {
-					tt.run(n, fn)
+				n := nursery.New(t.Context(), opts...)
+				var wg sync.WaitGroup
+				fn := func(context.Context) error { wg.Done(); return nil }
+				var base uint64
+				for started := 0; started < total; started += batch {
+					if started == warmup {
+						base = heapInUse()
+					}
+					wg.Add(batch)
+					for range batch {
+						tt.run(n, fn)
+					}
+					wg.Wait()
 				}
-				wg.Wait()
-			}
-			end := heapInUse()
-			require.NoError(t, n.Wait())
-			growth := int64(end) - int64(base)
-			t.Logf("heap after %d tasks: %d bytes, after %d: %d bytes (growth %d, %.2f bytes/task)",
-				warmup, base, total, end, growth, float64(growth)/float64(total-warmup))
-			assert.Less(t, growth, int64(budget), "heap grew with the number of tasks ever started")
+				end := heapInUse()
+				require.NoError(t, n.Wait())
+				growth := int64(end) - int64(base)
+				t.Logf("heap after %d tasks: %d bytes, after %d: %d bytes (growth %d, %.2f bytes/task)",
+					warmup, base, total, end, growth, float64(growth)/float64(total-warmup))
+				assert.Less(t, growth, int64(budget), "heap grew with the number of tasks ever started")
+			})
 		})
 	}
 }
 
+// heapInUse is the live heap once the bubble's other goroutines have
+// exited or blocked (finished tasks' goroutines are gone) and two
+// collections have let finalizers and sweeping settle. It must be called
+// in a synctest bubble.
 func heapInUse() uint64 {
 	var ms runtime.MemStats
-	// Let finished tasks' goroutines exit, then collect twice so that
-	// finalizers and sweeping settle.
-	time.Sleep(time.Millisecond)
+	synctest.Wait()
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
