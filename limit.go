@@ -29,7 +29,7 @@ import (
 // a shared pool's queue.
 type limiter struct {
 	n     *Nursery
-	k     int        // tasks holding a slot at once; math.MaxInt: no limit of the nursery's own
+	slots int        // k: tasks that may hold a slot at once; math.MaxInt: no limit of the nursery's own
 	bound int        // Go waits while active+queued >= bound; math.MaxInt: never
 	pool  workerPool // the executor, when it is a *Pool
 	exec  Executor   // any other executor; nil for a Pool and the default
@@ -84,7 +84,7 @@ type workerPool interface {
 }
 
 func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
-	l := &limiter{n: n, k: math.MaxInt, bound: math.MaxInt}
+	l := &limiter{n: n, slots: math.MaxInt, bound: math.MaxInt}
 	l.resume.L, l.work.L, l.room.L = &l.mu, &l.mu, &l.mu
 	l.jobFn = l.runJob
 	if p, ok := exec.(workerPool); ok {
@@ -95,7 +95,7 @@ func newLimiter(n *Nursery, limit int, exec Executor) *limiter {
 	}
 	if limit > 0 {
 		// k running, and as many more waiting in the queue.
-		l.k, l.bound = limit, limit+min(limit, math.MaxInt-limit)
+		l.slots, l.bound = limit, limit+min(limit, math.MaxInt-limit)
 	}
 	if exec != nil {
 		// Runners on an executor may be slow to come: the executor's
@@ -198,7 +198,7 @@ func (l *limiter) wakeAll() {
 // is held.
 func (l *limiter) kick() (start int) {
 	l.grant()
-	for l.queued() > l.starting && l.active+l.starting < l.k {
+	for l.queued() > l.starting && l.active+l.starting < l.slots {
 		l.starting++
 		if l.idle > 0 {
 			l.idle--
@@ -215,7 +215,7 @@ func (l *limiter) kick() (start int) {
 
 // grant gives free slots to resumers; l.mu is held.
 func (l *limiter) grant() {
-	for l.resumers > 0 && l.active < l.k {
+	for l.resumers > 0 && l.active < l.slots {
 		l.resumers--
 		l.active++
 		l.grants++
@@ -277,7 +277,7 @@ func (l *limiter) dropQueued(err error) {
 // serve runs queued tasks on the calling goroutine, which carries c, while
 // there are tasks and free slots. l.mu is held on entry and on return.
 func (l *limiter) serve(c *carrier) {
-	for l.queued() > 0 && l.active < l.k {
+	for l.queued() > 0 && l.active < l.slots {
 		if l.pool != nil && l.pool.isClosing() {
 			l.mu.Unlock()
 			l.dropQueued(ErrPoolClosed)
@@ -349,7 +349,7 @@ func (l *limiter) runGoroutine() {
 	l.starting--
 	for {
 		l.serve(c)
-		if l.closing || l.idle+l.active >= l.k {
+		if l.closing || l.idle+l.active >= l.slots {
 			l.mu.Unlock()
 			return
 		}
@@ -398,7 +398,7 @@ func (l *limiter) release() {
 // reacquire takes a slot again for a task whose wait is over.
 func (l *limiter) reacquire() {
 	l.mu.Lock()
-	if l.active < l.k {
+	if l.active < l.slots {
 		l.active++
 	} else {
 		l.resumers++

@@ -331,7 +331,7 @@ func (p *Pool) work(j job) {
 	}()
 	var timer *time.Timer
 	for {
-		p.run(w)
+		p.runJob(w)
 		p.mu.Lock()
 		if p.resumers.Load() == 0 && p.jobs.n > 0 {
 			w.job = p.popJob() // keep the slot for the next job
@@ -388,7 +388,9 @@ func (p *Pool) exit() {
 	}
 }
 
-func (p *Pool) run(w *worker) {
+// runJob runs the worker's current job: a task from Pool.Go, or a runner
+// of a nursery.
+func (p *Pool) runJob(w *worker) {
 	if w.job.lim != nil {
 		w.job.lim.runOnPool(&w.c) // counts the tasks it runs itself
 		return
