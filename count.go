@@ -18,11 +18,13 @@ import (
 // closes it computes the result; two more bits say that it has, and that
 // another Wait waits for it — a sync.Once, without its lock on the common
 // path where one Wait is all there is.
+//
+// Its waits take the nursery's mutex rather than one of their own: they
+// are rare (a Wait that finds tasks running), and a mutex less keeps the
+// common empty scope in a smaller allocation.
 type taskCount struct {
 	state atomic.Uint64
-
-	mu   sync.Mutex
-	zero chan struct{} // closed when the count reaches zero; made by a waiter
+	zero  chan struct{} // closed when the count reaches zero; made by a waiter under mu
 }
 
 const (
@@ -48,16 +50,16 @@ func (c *taskCount) add() bool {
 }
 
 // done uncounts a task that has finished.
-func (c *taskCount) done() {
+func (c *taskCount) done(mu *sync.Mutex) {
 	if c.state.Add(^uint64(0))&(countMask|countWaiting) == countWaiting {
 		// The count reached zero and a Wait is blocked. Taking the lock
 		// orders this wake-up after the waiter's check of the count.
-		c.mu.Lock()
+		mu.Lock()
 		if c.zero != nil {
 			close(c.zero)
 			c.zero = nil
 		}
-		c.mu.Unlock()
+		mu.Unlock()
 	}
 }
 
@@ -68,7 +70,7 @@ func (c *taskCount) idle() bool { return c.state.Load()&countMask == 0 }
 // step, so that no task can be counted after. It reports whether the caller
 // closed it: that caller must compute Wait's result and then call
 // finished; any other must call waitFinished.
-func (c *taskCount) wait() (closer bool) {
+func (c *taskCount) wait(mu *sync.Mutex) (closer bool) {
 	if s := c.state.Load(); s&countMask == 0 {
 		if s&countClosed != 0 {
 			return false
@@ -78,27 +80,27 @@ func (c *taskCount) wait() (closer bool) {
 		}
 	}
 	for {
-		c.mu.Lock()
+		mu.Lock()
 		s := c.state.Load()
 		switch {
 		case s&countClosed != 0:
-			c.mu.Unlock()
+			mu.Unlock()
 			return false
 		case s&countMask == 0:
 			closed := c.state.CompareAndSwap(s, s|countClosed)
-			c.mu.Unlock()
+			mu.Unlock()
 			if closed {
 				return true
 			}
 		case s&countWaiting == 0:
 			c.state.CompareAndSwap(s, s|countWaiting)
-			c.mu.Unlock()
+			mu.Unlock()
 		default:
 			if c.zero == nil {
 				c.zero = make(chan struct{})
 			}
 			zero := c.zero
-			c.mu.Unlock()
+			mu.Unlock()
 			<-zero
 		}
 	}
@@ -106,33 +108,33 @@ func (c *taskCount) wait() (closer bool) {
 
 // finished marks Wait's result computed, and wakes the Waits that wait for
 // it. Only the caller that closed the count calls it, once.
-func (c *taskCount) finished() {
+func (c *taskCount) finished(mu *sync.Mutex) {
 	if c.state.Or(countFinished)&countFinishWait == 0 {
 		return
 	}
-	c.mu.Lock()
+	mu.Lock()
 	if c.zero != nil {
 		close(c.zero)
 		c.zero = nil
 	}
-	c.mu.Unlock()
+	mu.Unlock()
 }
 
 // waitFinished blocks until finished has been called. Once the count is
 // closed no task is left to use zero, so it serves this wait.
-func (c *taskCount) waitFinished() {
+func (c *taskCount) waitFinished(mu *sync.Mutex) {
 	if c.state.Load()&countFinished != 0 {
 		return
 	}
-	c.mu.Lock()
+	mu.Lock()
 	if c.state.Or(countFinishWait)&countFinished != 0 {
-		c.mu.Unlock()
+		mu.Unlock()
 		return
 	}
 	if c.zero == nil {
 		c.zero = make(chan struct{})
 	}
 	zero := c.zero
-	c.mu.Unlock()
+	mu.Unlock()
 	<-zero
 }

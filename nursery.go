@@ -40,10 +40,10 @@ type Nursery struct {
 	// nil means every task gets a new goroutine at once.
 	lim *limiter
 
-	mu            sync.Mutex
-	failed        *failures // nil until something fails: most nurseries never need it; Wait's result once finished
-	selfCancelled bool      // the nursery cancelled itself (Cancel or a failure) before anything else did
-	interrupted   bool      // some task returned or skipped because of the parent's cancellation
+	mu            sync.Mutex // guards what follows, and tasks' waits
+	failed        *failures  // nil until something fails: most nurseries never need it; Wait's result once finished
+	selfCancelled bool       // the nursery cancelled itself (Cancel or a failure) before anything else did
+	interrupted   bool       // some task returned or skipped because of the parent's cancellation
 
 }
 
@@ -262,11 +262,11 @@ func (n *Nursery) Wait() error {
 	if !n.tasks.idle() {
 		c = block()
 	}
-	if n.tasks.wait() {
+	if n.tasks.wait(&n.mu) {
 		n.finish()
-		n.tasks.finished()
+		n.tasks.finished(&n.mu)
 	} else {
-		n.tasks.waitFinished()
+		n.tasks.waitFinished(&n.mu)
 	}
 	c.unblock()
 	// n.failed no longer changes: it is Wait's result.
@@ -548,7 +548,7 @@ func (n *Nursery) finished() {
 	if c := n.cfg.counters; c != nil {
 		c.finished.Add(1)
 	}
-	n.tasks.done()
+	n.tasks.done(&n.mu)
 }
 
 // finishedItem is finished for a task that ran or was dropped from a
