@@ -17,9 +17,8 @@ package nursery_test
 // between the markers "BEGIN shared context suite" and "END shared context
 // suite"; TestContextSuiteCopiesInSync checks that.
 //
-// Tests that fail because the library's context misbehaves are marked
-// "FAILS:" with the cause; they are kept as they are, for the library to be
-// fixed.
+// Tests that failed because the library's context misbehaved are marked
+// "Failed, and was fixed:" with the cause.
 
 import (
 	"bytes"
@@ -103,7 +102,7 @@ func TestContextSuiteCopiesInSync(t *testing.T) {
 // on whether anyone called its Done or Value: after the task has returned,
 // a context the task looked at and one it did not must agree.
 //
-// FAILS: taskContext.release cancels the inner context only if it was made, so after the task returns, a context the task looked at is Canceled and one it did not look at stays live (until the nursery's Wait).
+// Failed, and was fixed: taskContext.release cancels the inner context only if it was made, so after the task returns, a context the task looked at is Canceled and one it did not look at stays live (until the nursery's Wait).
 func TestContextSpawnStateIndependentOfObservation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := nursery.New(t.Context())
@@ -906,7 +905,7 @@ func TestContextPprofLabels(t *testing.T) {
 // parent's ("context.Background.WithValue(...)..."), so it tells where it
 // came from; String never panics, and neither does fmt on it.
 //
-// FAILS: for the Spawn kinds, taskContext.String returns "nursery.Task context", dropping its parent's description.
+// Failed, and was fixed: for the Spawn kinds, taskContext.String returns "nursery.Task context", dropping its parent's description.
 func TestContextString(t *testing.T) {
 	forKinds(t, nil, func(t *testing.T, k libKind) {
 		parent := context.WithValue(context.Background(), k1, "c1k1")
@@ -1020,7 +1019,7 @@ func TestContextInterlockedCancels(t *testing.T) {
 // which cuts the chain's cancellation), cancelled at a random layer or timed
 // out.
 //
-// FAILS: whenever a Spawn layer is drawn (almost every seed), taskContext.String drops the chain above it (see TestContextString).
+// Failed, and was fixed: whenever a Spawn layer is drawn (almost every seed), taskContext.String drops the chain above it (see TestContextString).
 func TestContextLayersCancel(t *testing.T)  { testContextLayers(t, rand.Uint64(), false) }
 func TestContextLayersTimeout(t *testing.T) { testContextLayers(t, rand.Uint64(), true) }
 
@@ -1807,7 +1806,7 @@ func TestContextCustomContextAfterFunc(t *testing.T) {
 // context with the parent's AfterFunc method — once, and with no goroutine —
 // and unregisters it when its scope ends.
 //
-// FAILS: for the kinds of nurserytree and nurserydebug, the wrapper internal/live.scope embeds only context.Context, hiding the parent's AfterFunc method, so context.WithCancelCause starts a propagating goroutine instead of registering.
+// Failed, and was fixed: for the kinds of nurserytree and nurserydebug, the wrapper internal/live.scope embeds only context.Context, hiding the parent's AfterFunc method, so context.WithCancelCause starts a propagating goroutine instead of registering.
 func TestContextCustomContextAfterFuncUnregister(t *testing.T) {
 	forKinds(t, kindAttached, func(t *testing.T, k libKind) {
 		ctx0 := &afterFuncContext{}
@@ -1939,7 +1938,7 @@ func TestContextConcurrentUse(t *testing.T) {
 // it does not know. (Parents cancelled already or past their deadline, and
 // custom Context implementations, are in the tests above.)
 //
-// FAILS: TODO, for the Spawn kinds: taskContext.String returns "nursery.Task context", dropping "context.TODO".
+// Failed, and was fixed: TODO, for the Spawn kinds: taskContext.String returns "nursery.Task context", dropping "context.TODO".
 func TestContextExoticParents(t *testing.T) {
 	t.Run("TODO", func(t *testing.T) {
 		forKinds(t, nil, func(t *testing.T, k libKind) {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/structured-go/nursery/internal/live"
 )
 
 // A Task is a task started with [Spawn] that produces a value of type T.
@@ -134,13 +136,17 @@ func (t *Task[T]) finish(err error) {
 
 // taskContext is a Spawned task's context: a child of the nursery's context
 // that Task.Cancel can cancel alone. It behaves as one made with
-// context.WithCancelCause, but makes that context only when the task first
-// looks at Done, Value or its cause, or is cancelled — so the many tasks
-// that never do cost no allocation and no registration in the parent.
+// context.WithCancelCause, cancelled when the task returns, but makes that
+// context only when the task first looks at Done, Value or its cause, or is
+// cancelled — so the many tasks that never do cost no allocation and no
+// registration in the parent. Looked at after the task returned, it is
+// made there and then, already cancelled, so that what it reports does not
+// depend on whether it was looked at before.
 type taskContext struct {
-	parent context.Context
-	made   atomic.Bool
-	alone  atomic.Bool // cancelled by Task.Cancel first
+	parent   context.Context
+	made     atomic.Bool
+	released atomic.Bool // the task has returned
+	alone    atomic.Bool // cancelled by Task.Cancel first
 
 	mu     sync.Mutex
 	inner  context.Context
@@ -153,6 +159,11 @@ func (c *taskContext) get() context.Context {
 	if c.inner == nil {
 		c.inner, c.cancel = context.WithCancelCause(c.parent)
 		c.made.Store(true)
+		// With release's store of released and load of made, one of the
+		// two sees the other's store and cancels.
+		if c.released.Load() {
+			c.cancel(context.Canceled)
+		}
 	}
 	return c.inner
 }
@@ -167,8 +178,10 @@ func (c *taskContext) cancelAlone(cause error) {
 	c.mu.Unlock()
 }
 
-// release frees the inner context's registration in the parent.
+// release cancels the context as the task returns, freeing the inner
+// context's registration in the parent.
 func (c *taskContext) release() {
+	c.released.Store(true)
 	if c.made.Load() {
 		c.cancel(context.Canceled)
 	}
@@ -177,10 +190,12 @@ func (c *taskContext) release() {
 func (c *taskContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 func (c *taskContext) Done() <-chan struct{}       { return c.get().Done() }
 func (c *taskContext) Value(key any) any           { return c.get().Value(key) }
-func (c *taskContext) String() string              { return "nursery.Task context" }
+
+// String describes the context as context.WithCancelCause's would.
+func (c *taskContext) String() string { return live.ContextName(c.parent) + ".WithCancel" }
 
 func (c *taskContext) Err() error {
-	if !c.made.Load() {
+	if !c.made.Load() && !c.released.Load() {
 		return c.parent.Err()
 	}
 	return c.get().Err()

@@ -2,7 +2,6 @@ package nurserydebug
 
 import (
 	"context"
-	"fmt"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -145,9 +144,5 @@ func (c *taskScope) Value(key any) any {
 }
 
 func (c *taskScope) String() string {
-	parent := "context"
-	if s, ok := c.Context.(fmt.Stringer); ok {
-		parent = s.String()
-	}
-	return parent + ".WithTask(" + strconv.Quote(c.ref.Task.(*taskInfo).label) + ")"
+	return live.ContextName(c.Context) + ".WithTask(" + strconv.Quote(c.ref.Task.(*taskInfo).label) + ")"
 }

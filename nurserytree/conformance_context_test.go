@@ -786,7 +786,7 @@ func TestContextPprofLabels(t *testing.T) {
 // parent's ("context.Background.WithValue(...)..."), so it tells where it
 // came from; String never panics, and neither does fmt on it.
 //
-// FAILS: for the Spawn kinds, taskContext.String returns "nursery.Task context", dropping its parent's description.
+// Failed, and was fixed: for the Spawn kinds, taskContext.String returns "nursery.Task context", dropping its parent's description.
 func TestContextString(t *testing.T) {
 	forKinds(t, nil, func(t *testing.T, k libKind) {
 		parent := context.WithValue(context.Background(), k1, "c1k1")
@@ -900,7 +900,7 @@ func TestContextInterlockedCancels(t *testing.T) {
 // which cuts the chain's cancellation), cancelled at a random layer or timed
 // out.
 //
-// FAILS: whenever a Spawn layer is drawn (almost every seed), taskContext.String drops the chain above it (see TestContextString).
+// Failed, and was fixed: whenever a Spawn layer is drawn (almost every seed), taskContext.String drops the chain above it (see TestContextString).
 func TestContextLayersCancel(t *testing.T)  { testContextLayers(t, rand.Uint64(), false) }
 func TestContextLayersTimeout(t *testing.T) { testContextLayers(t, rand.Uint64(), true) }
 
@@ -1687,7 +1687,7 @@ func TestContextCustomContextAfterFunc(t *testing.T) {
 // context with the parent's AfterFunc method — once, and with no goroutine —
 // and unregisters it when its scope ends.
 //
-// FAILS: for the kinds of nurserytree and nurserydebug, the wrapper internal/live.scope embeds only context.Context, hiding the parent's AfterFunc method, so context.WithCancelCause starts a propagating goroutine instead of registering.
+// Failed, and was fixed: for the kinds of nurserytree and nurserydebug, the wrapper internal/live.scope embeds only context.Context, hiding the parent's AfterFunc method, so context.WithCancelCause starts a propagating goroutine instead of registering.
 func TestContextCustomContextAfterFuncUnregister(t *testing.T) {
 	forKinds(t, kindAttached, func(t *testing.T, k libKind) {
 		ctx0 := &afterFuncContext{}
@@ -1819,7 +1819,7 @@ func TestContextConcurrentUse(t *testing.T) {
 // it does not know. (Parents cancelled already or past their deadline, and
 // custom Context implementations, are in the tests above.)
 //
-// FAILS: TODO, for the Spawn kinds: taskContext.String returns "nursery.Task context", dropping "context.TODO".
+// Failed, and was fixed: TODO, for the Spawn kinds: taskContext.String returns "nursery.Task context", dropping "context.TODO".
 func TestContextExoticParents(t *testing.T) {
 	t.Run("TODO", func(t *testing.T) {
 		forKinds(t, nil, func(t *testing.T, k libKind) {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,7 +191,25 @@ type scope struct {
 
 // WithNode returns parent wrapped so that Scope finds nd in it.
 func WithNode(parent context.Context, nd *Node) context.Context {
+	if _, ok := parent.(afterFuncer); ok {
+		return &afterFuncScope{scope{parent, nd}}
+	}
 	return &scope{parent, nd}
+}
+
+// afterFuncer is the method by which a context that is not one of package
+// context's own lets its children register for its cancellation, rather
+// than have context.WithCancel start a goroutine to watch it.
+type afterFuncer interface {
+	AfterFunc(func()) func() bool
+}
+
+// afterFuncScope is scope for a parent with an AfterFunc method, which a
+// struct embedding only context.Context would hide.
+type afterFuncScope struct{ scope }
+
+func (c *afterFuncScope) AfterFunc(f func()) func() bool {
+	return c.Context.(afterFuncer).AfterFunc(f)
 }
 
 func (c *scope) Value(key any) any {
@@ -202,9 +221,14 @@ func (c *scope) Value(key any) any {
 
 // String describes the context, as the context package's own types do.
 func (c *scope) String() string {
-	parent := "context"
-	if s, ok := c.Context.(fmt.Stringer); ok {
-		parent = s.String()
+	return ContextName(c.Context) + ".WithNursery(" + strconv.Quote(c.nd.Name) + ")"
+}
+
+// ContextName is what a context says of itself, as package context names a
+// parent in its contexts' String.
+func ContextName(c context.Context) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
 	}
-	return parent + ".WithNursery(" + strconv.Quote(c.nd.Name) + ")"
+	return reflect.TypeOf(c).String()
 }
