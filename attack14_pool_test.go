@@ -14,7 +14,7 @@ import (
 // but stays in the limiter's queue, counted as Queued by the pool, until
 // a runner pops it — which may be after Wait has returned.
 //
-// FAILS: (under -race, a few iterations in 300; rarely without) Pool.Stats shows Queued/Running > 0 after the nursery's Wait returned: a Task.Cancel'd item stays in the limiter queue until a runner pops it.
+// Failed, and was fixed (under -race, a few iterations in 300): Pool.Stats shows Queued/Running > 0 after the nursery's Wait returned: a Task.Cancel'd item stays in the limiter queue until a runner pops it.
 func TestAttack14PoolStatsAfterWaitWithCancelledQueuedTask(t *testing.T) {
 	t.Parallel()
 	p := nursery.NewPool(1)

@@ -3,6 +3,7 @@ package nursery
 import (
 	"sync"
 	"sync/atomic"
+	"weak"
 )
 
 // taskCount counts a nursery's live tasks, and makes accepting a task and
@@ -60,6 +61,22 @@ func (c *taskCount) done(mu *sync.Mutex) {
 			c.zero = nil
 		}
 		mu.Unlock()
+	}
+}
+
+// count returns the number of tasks counted.
+func (c *taskCount) count() int { return int(c.state.Load() & countMask) }
+
+// counter returns a function that reports the count while the nursery
+// lives, without keeping it reachable (debug mode's leak report needs the
+// nursery to become unreachable when it is never waited).
+func (c *taskCount) counter() func() int {
+	w := weak.Make(c)
+	return func() int {
+		if c := w.Value(); c != nil {
+			return c.count()
+		}
+		return 0
 	}
 }
 
@@ -121,20 +138,22 @@ func (c *taskCount) finished(mu *sync.Mutex) {
 }
 
 // waitFinished blocks until finished has been called. Once the count is
-// closed no task is left to use zero, so it serves this wait.
+// closed no task is left to make zero, so it serves this wait — but a
+// channel made by a Wait that blocked before the count was closed may
+// still be there, to be closed by the last task's done before finished
+// runs: so it looks again each time it is woken.
 func (c *taskCount) waitFinished(mu *sync.Mutex) {
-	if c.state.Load()&countFinished != 0 {
-		return
-	}
-	mu.Lock()
-	if c.state.Or(countFinishWait)&countFinished != 0 {
+	for c.state.Load()&countFinished == 0 {
+		mu.Lock()
+		if c.state.Or(countFinishWait)&countFinished != 0 {
+			mu.Unlock()
+			return
+		}
+		if c.zero == nil {
+			c.zero = make(chan struct{})
+		}
+		zero := c.zero
 		mu.Unlock()
-		return
+		<-zero
 	}
-	if c.zero == nil {
-		c.zero = make(chan struct{})
-	}
-	zero := c.zero
-	mu.Unlock()
-	<-zero
 }

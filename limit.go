@@ -285,6 +285,14 @@ func (l *limiter) serve(c *carrier) {
 			return
 		}
 		it := l.pop()
+		if it.task != nil && !it.task.claim() {
+			// Task.Cancel finished it while it waited: nothing to run, no
+			// slot to take, and nothing for a pool to count.
+			if l.waiters > 0 {
+				l.room.Signal()
+			}
+			continue
+		}
 		l.active++
 		if l.waiters > 0 {
 			l.room.Signal()
@@ -295,7 +303,7 @@ func (l *limiter) serve(c *carrier) {
 			p.taskStarted() // completed as the task finishes (finishedItem)
 			it.pool = p
 		}
-		l.n.exec(it, true)
+		l.n.execClaimed(it, true)
 		c.lim = nil
 		l.mu.Lock()
 		l.active--
@@ -410,9 +418,15 @@ func (l *limiter) reacquire() {
 	l.mu.Unlock()
 }
 
-// close stops the runners once every task has finished.
+// close stops the runners once every task has finished. Items still
+// queued then are tasks that Task.Cancel finished while they waited: they
+// go now, rather than when a runner comes for them, so that a pool's Stats
+// no longer count them once Wait has returned.
 func (l *limiter) close() {
 	l.mu.Lock()
+	for l.queued() > 0 {
+		l.pop()
+	}
 	l.closing = true
 	l.idle = 0
 	l.work.Broadcast()

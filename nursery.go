@@ -44,6 +44,7 @@ type Nursery struct {
 	failed        *failures  // nil until something fails: most nurseries never need it; Wait's result once finished
 	selfCancelled bool       // the nursery cancelled itself (Cancel or a failure) before anything else did
 	interrupted   bool       // some task returned or skipped because of the parent's cancellation
+	settled       bool       // finish has taken the failures as Wait's result
 
 }
 
@@ -114,6 +115,12 @@ func observing() bool {
 // failure, and a cancelled parent is reported once; if it is an error a
 // task failed with (say, from [Task.Wait]), it is not reported twice.
 //
+// Run's own Wait is the one that reports the body's error: a Wait that
+// returns before the body does — the body's own n.Wait(), or one in a
+// goroutine the nursery was handed to — cannot include it, and once such a
+// Wait has returned the nursery accepts no more tasks. Run then returns the
+// body's failure joined with that result.
+//
 // If body panics, the nursery is cancelled and waited for, then the panic
 // continues in Run's caller; it wins over any task panic. If body calls
 // runtime.Goexit (t.FailNow in a test), the nursery is cancelled and waited
@@ -152,30 +159,52 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 	}()
 	bodyErr := body(n)
 	finished = true
+	var late error
 	if bodyErr != nil {
-		n.settleBody(bodyErr, n.ctx.Err() != nil)
+		late = n.settleBody(bodyErr, n.ctx.Err() != nil)
 	}
-	return n.Wait()
+	err := n.Wait()
+	if late != nil {
+		// A Wait returned before the body did — the body's own, or
+		// another goroutine's: the body's failure is not in that result,
+		// but Run must not lose it.
+		if err == nil {
+			return late
+		}
+		return join([]error{err, late})
+	}
+	return err
 }
 
 // settleBody accounts for the error Run's body returned, as settle does for
-// a task's; done says whether the nursery's context was done by then.
-func (n *Nursery) settleBody(err error, done bool) {
+// a task's; done says whether the nursery's context was done by then. The
+// body is not a counted task, so a Wait may have finished the nursery
+// already (called by the body itself, or by another goroutine the
+// nursery was handed to): then settleBody returns the failure for Run to
+// report, since it is in no Wait's result.
+func (n *Nursery) settleBody(err error, done bool) (late error) {
 	if done && isCancellation(err, n.ctx) {
 		n.interruptedBy(nil)
-		return
+		return nil
 	}
 	if done {
 		err = withoutCancellation(err, n.ctx)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.settled {
+		if n.failed != nil && n.failed.has(err) {
+			return nil // reported already, from the task that failed with it
+		}
+		return n.nurseryError(err)
+	}
 	f := n.failuresLocked()
 	if !f.has(err) {
 		f.errs = append(f.errs, n.nurseryError(err))
 		f.raw = append(f.raw, err)
 	}
 	n.cancelLocked(err)
+	return nil
 }
 
 // Go starts fn as a task of the nursery. fn receives the nursery's context
@@ -285,20 +314,17 @@ func (n *Nursery) finish() {
 	if n.lim != nil {
 		n.lim.close()
 	}
-	// Every task has finished, and Run's body has returned: nothing writes
-	// failed or interrupted any more (only Cancel may still run, and it
-	// writes selfCancelled), and the count's atomics ordered their writes
-	// before this point. So the common case, where nothing happened, takes
-	// no lock.
-	if n.interrupted {
-		n.mu.Lock()
-		if !n.selfCancelled {
-			f := n.failuresLocked()
-			f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
-		}
-		n.mu.Unlock()
+	// Every task has finished; Run's body may not have (see settleBody),
+	// and Cancel may be running: the lock orders finish with both. Once
+	// settled, nothing writes failed: it is Wait's result.
+	n.mu.Lock()
+	if n.interrupted && !n.selfCancelled {
+		f := n.failuresLocked()
+		f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
 	}
+	n.settled = true
 	f := n.failed
+	n.mu.Unlock()
 
 	n.untrack()
 	n.cancel(nil)
@@ -359,7 +385,7 @@ func (n *Nursery) submit(it item) {
 		n.lim.submit(it)
 		return
 	}
-	go n.exec(it, false)
+	go n.exec(it)
 }
 
 // runFunc runs a plain task started by Go without options.
@@ -379,10 +405,19 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 	out = returnedFrom(fn(n.ctx), n.ctx)
 }
 
-// exec claims and runs one task on the calling goroutine. queued says
+// exec claims and runs one task on the calling goroutine, which the task
+// was handed to directly (Start, and Go and Spawn without a limiter).
+func (n *Nursery) exec(it item) {
+	if it.task != nil && !it.task.claim() {
+		return // Task.Cancel claimed it and finished it already
+	}
+	n.execClaimed(it, false)
+}
+
+// execClaimed runs one claimed task on the calling goroutine. queued says
 // whether the task waited in a queue, from which a cancelled nursery drops
 // it; a task handed straight to its own goroutine was already started.
-func (n *Nursery) exec(it item, queued bool) {
+func (n *Nursery) execClaimed(it item, queued bool) {
 	if it.task == nil && it.tc == nil && it.pool == nil {
 		// A plain Go without options, the common case: the shorter path.
 		if queued && n.ctx.Err() != nil {
@@ -390,13 +425,6 @@ func (n *Nursery) exec(it item, queued bool) {
 			return
 		}
 		n.runFunc(it.fn)
-		return
-	}
-	if it.task != nil && !it.task.claim() {
-		// Task.Cancel claimed it and finished it already.
-		if it.pool != nil {
-			it.pool.taskCompleted()
-		}
 		return
 	}
 	n.runItem(it, queued)
@@ -652,6 +680,7 @@ func (n *Nursery) enter(parent context.Context) context.Context {
 			Name:     c.name,
 			Status:   c.status,
 			Settings: c.debug,
+			Tasks:    n.tasks.counter(),
 		})
 		return c.dbg.Context()
 	}

@@ -35,7 +35,7 @@ func Start[T any](n *Nursery, fn func(ctx context.Context, ready func(T)) error,
 		return zero, context.Cause(n.ctx)
 	}
 	s := &service[T]{n: n, fn: fn, started: make(chan struct{})}
-	go n.exec(item{task: s, tc: n.taskConfig(opts)}, false)
+	go n.exec(item{task: s, tc: n.taskConfig(opts)})
 	c := block()
 	<-s.started
 	c.unblock()

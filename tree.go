@@ -29,7 +29,7 @@ type entry Nursery
 // above it is.
 func (e *entry) Snap(s *live.Nursery, _ time.Time, _ map[any]*live.Task) bool {
 	n := (*Nursery)(e)
-	s.Running = int(n.tasks.state.Load() & countMask)
+	s.Running = n.tasks.count()
 	if st := n.cfg.status; st != nil {
 		s.Status = st()
 	}

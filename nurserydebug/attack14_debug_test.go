@@ -36,13 +36,14 @@ func goRun(t *testing.T, dir, env string) string {
 // or from its context". In a program that links nurserydebug but not
 // nurserytree, a nursery created from a debug nursery's context (kept
 // alive with context.WithoutCancel, as for work that outlives a request)
-// after that nursery's Wait is in debug mode only while some unrelated
-// debug-mode nursery happens to be open: New looks the scope up only
-// while nurserydebug's open counter is > 0. With nurserytree linked (as
-// in this package's test binary, see
-// TestAttack14AfterWaitInheritanceWithTree) it always is.
+// after that nursery's Wait is in debug mode too. (It was only while some
+// unrelated debug-mode nursery happened to be open. With nurserytree
+// linked, as in this package's test binary, New always looks the scope
+// up: see TestAttack14AfterWaitInheritanceWithTree.)
 //
-// FAILS: inheritance from a debug nursery's context after its Wait depends on whether another debug nursery is open (open counter gates the scope lookup) and on nurserytree being linked.
+// Failed, and was fixed: inheritance from a debug nursery's context after
+// its Wait depended on whether another debug nursery was open (a counter of
+// open ones gated the scope lookup; now any debug nursery ever made does).
 func TestAttack14AfterWaitInheritanceWithoutTree(t *testing.T) {
 	t.Parallel()
 	out := goRun(t, "attack14_afterwait", "")

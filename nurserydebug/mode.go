@@ -24,19 +24,21 @@ var env = sync.OnceValue(func() bool {
 	return on
 })
 
-// open counts the debug-mode nurseries not yet done with Wait (nor found
-// unreachable): while there are none, no nursery can be created inside one,
-// and New need not look — so that a program that links debug mode but
-// does not use it pays one atomic load per New.
-var open atomic.Int64
+// used says that a debug-mode nursery was created: until then no nursery
+// can be created inside one — in its tasks or from its context, even after
+// its Wait — and New need not look, so that a program that links debug
+// mode but does not use it pays one atomic load per New.
+var used atomic.Bool
 
-func (mode) Active() bool { return open.Load() > 0 || env() }
+func (mode) Active() bool { return used.Load() || env() }
 
 func (mode) Wants(s *debughook.Settings, up *live.Node) bool {
 	return s != nil && s.On || up != nil && up.Debug || env()
 }
 
 func (mode) Nursery(a debughook.Args) debughook.Nursery {
-	open.Add(1)
+	if !used.Load() {
+		used.Store(true)
+	}
 	return newNursery(a)
 }

@@ -40,6 +40,7 @@ type nurseryDebug struct {
 	slow      time.Duration // 0: no warnings
 	logger    *slog.Logger  // nil: slog.Default()
 	status    func() string // WithStatus, or nil
+	count     func() int    // the nursery's number of tasks, queued ones included
 	cleanup   runtime.Cleanup
 	trace     *trace.Task // nil unless a trace was being recorded at New
 
@@ -71,6 +72,7 @@ func newNursery(a debughook.Args) *nurseryDebug {
 		site:    callers(),
 		slow:    defaultSlow,
 		status:  a.Status,
+		count:   a.Tasks,
 	}
 	d.upTask, _ = a.UpTask.(*taskInfo)
 	from := ""
@@ -132,7 +134,6 @@ func (d *nurseryDebug) Track(n any, ctx context.Context) {
 
 // Done disarms the reports once Wait has finished.
 func (d *nurseryDebug) Done() {
-	open.Add(-1)
 	d.cleanup.Stop()
 	d.mu.Lock()
 	d.done = true
@@ -149,7 +150,6 @@ func (d *nurseryDebug) Done() {
 // leaked runs when the garbage collector finds that a nursery was never
 // waited: its tasks' errors and panics can no longer be reported.
 func (d *nurseryDebug) leaked() {
-	open.Add(-1)
 	d.node.Unregister()
 	d.log(slog.LevelError, "nursery: a Nursery became unreachable without Wait",
 		slog.String("nursery", d.display()),
@@ -300,5 +300,11 @@ func (d *nurseryDebug) Snap(tn *live.Nursery, now time.Time, tasks map[any]*live
 		tasks[t] = tt
 	}
 	tn.Running = len(tn.Tasks)
+	if d.count != nil {
+		// Tasks accepted and not yet begun (queued, or on their way to
+		// their goroutine) count too, as outside debug mode; only those
+		// that have begun are listed.
+		tn.Running = max(d.count(), len(tn.Tasks))
+	}
 	return cancelled
 }

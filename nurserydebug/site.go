@@ -25,9 +25,10 @@ func callers() site {
 	return s
 }
 
-// corePath is package nursery's import path; frames in it and its
-// subpackages (outside tests) are skipped when finding a site, so that a
-// nursery made by Run or Map and a task started by Go show the user's line.
+// corePath is package nursery's import path; frames in it and the
+// library's other packages (outside tests and examples) are skipped when
+// finding a site, so that a nursery made by Run or Map and a task started
+// by Go show the user's line.
 var corePath = reflect.TypeFor[nursery.Nursery]().PkgPath()
 
 // siteCache holds resolved sites by their PCs: resolving costs about a
@@ -63,27 +64,56 @@ func (s *site) frame() (runtime.Frame, bool) {
 	return f, true
 }
 
+// resolve finds the user's frame: the first outside the library. A task
+// that one of the library's packages starts on a goroutine of its own (a
+// supervisor's child) has none in reach; then the site is the first frame
+// of that package, outside the core and debug mode.
 func (s *site) resolve() runtime.Frame {
 	frames := runtime.CallersFrames(s.pcs[:s.n])
-	for {
+	var first, outsideCore runtime.Frame
+	for i := 0; ; i++ {
 		f, more := frames.Next()
-		if !internal(f) || !more {
+		if !internal(f) {
 			return f
 		}
+		if i == 0 {
+			first = f
+		}
+		if outsideCore.PC == 0 && !core(f) {
+			outsideCore = f
+		}
+		if !more {
+			break
+		}
 	}
+	if outsideCore.PC != 0 {
+		return outsideCore
+	}
+	return first
 }
 
-// internal reports whether f is a frame of the core or of debug mode.
+// core reports whether f is a frame of package nursery or of debug mode.
+func core(f runtime.Frame) bool {
+	rest, ok := strings.CutPrefix(f.Function, corePath)
+	return ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "/nurserydebug."))
+}
+
+// internal reports whether f is a frame of the library: the core or one of
+// its packages (debug mode, subprocess, supervisor), but not its tests or
+// examples, which are users' code. So a task that subprocess's Func.Spawn
+// or a supervisor starts is sited where the user called them.
 func internal(f runtime.Frame) bool {
 	if strings.HasSuffix(f.File, "_test.go") {
 		return false
 	}
-	for _, pkg := range [...]string{corePath, corePath + "/nurserydebug"} {
-		if rest, ok := strings.CutPrefix(f.Function, pkg); ok && strings.HasPrefix(rest, ".") {
-			return true
-		}
+	rest, ok := strings.CutPrefix(f.Function, corePath)
+	switch {
+	case !ok:
+		return false
+	case strings.HasPrefix(rest, "."):
+		return true
 	}
-	return false
+	return strings.HasPrefix(rest, "/") && !strings.HasPrefix(rest, "/examples/")
 }
 
 // String returns the site as dir/file.go:line.

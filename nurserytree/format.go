@@ -28,7 +28,7 @@ func writeText(w io.Writer, roots []*live.Nursery) error {
 		if tn := it.n; tn != nil {
 			line = fmt.Appendf(line, "nursery %s: %s", quoteName(tn.Name), tn.State)
 			if tn.Debug {
-				line = fmt.Appendf(line, ", age %s, %d %s, created at %s", tn.Age, len(tn.Tasks), plural(len(tn.Tasks), "task", "tasks"), tn.Created)
+				line = fmt.Appendf(line, ", age %s, %d %s, created at %s", tn.Age, tn.Running, plural(tn.Running, "task", "tasks"), tn.Created)
 			} else {
 				line = append(line, ", "...)
 				line = strconv.AppendInt(line, int64(tn.Running), 10)

@@ -26,7 +26,8 @@ var attack14Fail = subprocess.Register("attack14.fail", func(_ context.Context, 
 // user's line shows. Func.Spawn is such a subpackage frame, yet the site
 // named is subprocess/func.go, not the caller of Func.Spawn.
 //
-// FAILS: debug-mode spawn site of subprocess.Func.Spawn is subprocess/func.go:153, not the user's line (site.go skips only the root and nurserydebug).
+// Failed, and was fixed: the debug-mode spawn site of subprocess.Func.Spawn
+// was subprocess/func.go:153, not the user's line.
 func TestAttack14DebugSiteOfFuncSpawn(t *testing.T) {
 	p, err := subprocess.NewPool(t.Context(), subprocess.Workers(1))
 	require.NoError(t, err)

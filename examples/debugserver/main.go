@@ -135,7 +135,9 @@ func serveLines(addr string) func(ctx context.Context, ready func(string)) error
 func handle(ctx context.Context, c net.Conn, name string) error {
 	defer c.Close()
 	err := nursery.Run(ctx, func(n *nursery.Nursery) error {
-		defer context.AfterFunc(n.Context(), func() { c.Close() })() // unblocks the reader
+		// Unblocks the reader when the nursery ends: the server stops, or the
+		// writer fails. Not stopped on return: the body returns at once.
+		context.AfterFunc(n.Context(), func() { c.Close() })
 		lines := make(chan string)
 		n.Go(func(ctx context.Context) error {
 			defer close(lines)

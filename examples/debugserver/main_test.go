@@ -152,3 +152,29 @@ nursery "debugserver": running, `), out.String())
 		assert.Regexp(t, regexp.MustCompile(`(?m)^        nursery "`+conn+`": (running|blocked-in-Wait), .*, 2 tasks, `), out.String())
 	}
 }
+
+// The server stops when its context ends even while a client stays
+// connected: each connection's reader is unblocked by closing the
+// connection. (The connection's AfterFunc was once stopped as soon as the
+// body returned, so a connected client kept the server up.)
+func TestStopsWithClientConnected(t *testing.T) {
+	n := nursery.New(t.Context(), nursery.WithName("debugserver"))
+	lines, _, err := start(n)
+	require.NoError(t, err)
+	c, err := dial(t.Context(), lines)
+	require.NoError(t, err)
+	defer c.Close()
+	reply, err := c.roundTrip("still here")
+	require.NoError(t, err)
+	assert.Equal(t, "STILL HERE", reply)
+
+	n.Cancel(nil) // what Ctrl-C does to the root context
+	done := make(chan error, 1)
+	go func() { done <- n.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("the server did not stop while a client was connected")
+	}
+}

@@ -37,6 +37,10 @@ type Args struct {
 	Name     string
 	Status   func() string // WithStatus, or nil
 	Settings *Settings     // nil if no debug option was given
+	// Tasks returns the nursery's number of tasks (started and not
+	// finished, queued ones included), as the tree shows it; it does not
+	// keep the nursery reachable.
+	Tasks func() int
 }
 
 // Debugger decides which nurseries are in debug mode and starts them.

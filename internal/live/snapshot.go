@@ -132,6 +132,9 @@ func (nd *Node) snap(now time.Time, tasks map[any]*Task) *Nursery {
 // FormatAge rounds an age for display: to the millisecond above a second,
 // to the microsecond below.
 func FormatAge(d time.Duration) string {
+	// A task or nursery that began after the snapshot's clock reading,
+	// as the snapshot was being taken, is shown as just begun.
+	d = max(d, 0)
 	if d >= time.Second {
 		return d.Round(time.Millisecond).String()
 	}

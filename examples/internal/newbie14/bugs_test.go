@@ -2,7 +2,6 @@ package newbie14
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,21 +11,13 @@ import (
 	"github.com/structured-go/nursery/nurserytree"
 )
 
-// The repros of the behaviours reported as bugs. They fail today, so they
-// run only with NEWBIE14_BUGS=1:
-//
-//	NEWBIE14_BUGS=1 go test -run Bug -v .
-func bugsOnly(t *testing.T) {
-	if os.Getenv("NEWBIE14_BUGS") != "1" {
-		t.Skip("a known-bug repro: set NEWBIE14_BUGS=1")
-	}
-}
+// The repros of the behaviours reported as bugs; they failed before the
+// fixes, and now hold.
 
 // Without debug mode, a task accepted by Go counts in the tree at once; in
 // debug mode it counts only once its goroutine has begun, so the same
 // program shows "1 task" or "0 tasks" depending on the mode.
 func TestBugDebugTreeCountsOnlyStartedTasks(t *testing.T) {
-	bugsOnly(t)
 	for _, debug := range []bool{false, true} {
 		opts := []nursery.Option{nursery.WithName("count")}
 		if debug {
@@ -46,7 +37,6 @@ func TestBugDebugTreeCountsOnlyStartedTasks(t *testing.T) {
 
 // In debug mode a task that has just started can show a negative age.
 func TestBugDebugNegativeTaskAge(t *testing.T) {
-	bugsOnly(t)
 	for i := 0; i < 20000; i++ {
 		block := make(chan struct{})
 		nursery.Run(context.Background(), func(n *nursery.Nursery) error {
