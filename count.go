@@ -33,7 +33,8 @@ const (
 	countWaiting    = 1 << 62
 	countFinished   = 1 << 61
 	countFinishWait = 1 << 60
-	countMask       = countFinishWait - 1
+	countBody       = 1 << 59
+	countMask       = countBody - 1
 )
 
 // add counts one more task; it reports false, counting nothing, once the
@@ -63,6 +64,18 @@ func (c *taskCount) done(mu *sync.Mutex) {
 		mu.Unlock()
 	}
 }
+
+// markBody notes that Run's body is accounting for its error, and reports
+// whether the count was closed before: then a Wait computed the result
+// without it. The body is not a counted task (its own Wait must not wait
+// for it), so this bit is how finish knows to take the lock and wait for
+// the body's accounting.
+func (c *taskCount) markBody() (closed bool) {
+	return c.state.Or(countBody)&countClosed != 0
+}
+
+// bodyMarked reports whether markBody was called.
+func (c *taskCount) bodyMarked() bool { return c.state.Load()&countBody != 0 }
 
 // count returns the number of tasks counted.
 func (c *taskCount) count() int { return int(c.state.Load() & countMask) }

@@ -24,9 +24,11 @@ import (
 type Nursery struct {
 	_ noCopy
 
+	// ctx is derived from the context given to New, which the nursery
+	// does not keep: once ctx is done and the nursery did not cancel it
+	// itself, the parent did, and ctx holds the parent's cause.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	parent context.Context
 	// cfg is the nursery's settings: the options given to New, and the
 	// hooks New decided on (debug mode, the live tree). A nursery made
 	// without options, debug mode or tree shares noOptions, which is never
@@ -44,7 +46,6 @@ type Nursery struct {
 	failed        *failures  // nil until something fails: most nurseries never need it; Wait's result once finished
 	selfCancelled bool       // the nursery cancelled itself (Cancel or a failure) before anything else did
 	interrupted   bool       // some task returned or skipped because of the parent's cancellation
-	settled       bool       // finish has taken the failures as Wait's result
 
 }
 
@@ -73,13 +74,13 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 	}
 	var n *Nursery
 	if len(opts) == 0 && !observing() {
-		n = &Nursery{parent: ctx, cfg: &noOptions}
+		n = &Nursery{cfg: &noOptions}
 		n.ctx, n.cancel = context.WithCancelCause(ctx)
 		return n
 	}
 	w := new(withOptions)
 	n = &w.n
-	n.parent, n.cfg = ctx, &w.cfg
+	n.cfg = &w.cfg
 	for _, o := range opts {
 		if o == nil {
 			panic("nursery: nil Option")
@@ -183,20 +184,23 @@ func Run(ctx context.Context, body func(n *Nursery) error, opts ...Option) error
 // nursery was handed to): then settleBody returns the failure for Run to
 // report, since it is in no Wait's result.
 func (n *Nursery) settleBody(err error, done bool) (late error) {
-	if done && isCancellation(err, n.ctx) {
-		n.interruptedBy(nil)
-		return nil
-	}
-	if done {
+	cancelled := done && isCancellation(err, n.ctx)
+	if done && !cancelled {
 		err = withoutCancellation(err, n.ctx)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.settled {
-		if n.failed != nil && n.failed.has(err) {
-			return nil // reported already, from the task that failed with it
+	if n.tasks.markBody() {
+		if cancelled || n.failed != nil && n.failed.has(err) {
+			return nil // nothing to report, or reported from a task already
 		}
 		return n.nurseryError(err)
+	}
+	if cancelled {
+		if !n.selfCancelled && n.ctx.Err() != nil {
+			n.interrupted = true
+		}
+		return nil
 	}
 	f := n.failuresLocked()
 	if !f.has(err) {
@@ -314,17 +318,30 @@ func (n *Nursery) finish() {
 	if n.lim != nil {
 		n.lim.close()
 	}
-	// Every task has finished; Run's body may not have (see settleBody),
-	// and Cancel may be running: the lock orders finish with both. Once
-	// settled, nothing writes failed: it is Wait's result.
-	n.mu.Lock()
-	if n.interrupted && !n.selfCancelled {
-		f := n.failuresLocked()
-		f.errs = append(f.errs, n.nurseryError(context.Cause(n.parent)))
+	// Every task has finished, and the count's atomics ordered what they
+	// wrote before this point; from now on nothing writes failed, which is
+	// Wait's result. Run's body may not have finished (see settleBody):
+	// if it has begun to account for its error, the lock waits for it.
+	// Cancel may be running, and writes selfCancelled: read under the lock
+	// too. The common case, where nothing happened, takes no lock.
+	locked := n.tasks.bodyMarked()
+	if locked {
+		n.mu.Lock()
 	}
-	n.settled = true
+	if n.interrupted {
+		if !locked {
+			n.mu.Lock()
+			locked = true
+		}
+		if !n.selfCancelled {
+			f := n.failuresLocked()
+			f.errs = append(f.errs, n.nurseryError(context.Cause(n.ctx)))
+		}
+	}
 	f := n.failed
-	n.mu.Unlock()
+	if locked {
+		n.mu.Unlock()
+	}
 
 	n.untrack()
 	n.cancel(nil)
@@ -527,7 +544,7 @@ func (n *Nursery) interruptedBy(t runner) {
 		return
 	}
 	n.mu.Lock()
-	if !n.selfCancelled && n.parent.Err() != nil {
+	if !n.selfCancelled && n.ctx.Err() != nil {
 		n.interrupted = true
 	}
 	n.mu.Unlock()

@@ -15,13 +15,18 @@ func init() { live.Enable() }
 // Write writes every live nursery of the process — created and not yet
 // done with Wait — as an indented tree: a nursery created inside a task of
 // another (or from its context) appears under it. Each line gives a
-// nursery's name and state: running, blocked-in-Wait, or cancelling (its
+// nursery's name, its number of tasks (started and not finished, queued
+// ones included) and its state: running, blocked-in-Wait, or cancelling (its
 // context is done and tasks are still running; without debug mode the
 // nursery knows this when it cancelled itself, when a task returned the
 // parent's cancellation, or when the nursery above it is cancelling).
 // Nurseries in debug mode (see
-// [github.com/structured-go/nursery/nurserydebug.On]) also show their age, creation site
-// and running tasks, each with its state, age and spawn site. Without debug
+// [github.com/structured-go/nursery/nurserydebug.On]) also show their age
+// and creation site, and list their tasks that have begun to run, each
+// with its state, age and spawn site. A site is the directory and base
+// name of the file, and the line, of the call to New, Run, Go, Spawn or
+// Start (or of the library's own call, for a nursery or task that one of
+// its packages — a supervisor — makes on a goroutine of its own). Without debug
 // mode the tree costs no time per task and a few tens of nanoseconds per
 // nursery. Write returns the first error of writing to w.
 //
@@ -50,12 +55,16 @@ func writeNamed(w io.Writer, name string) error {
 // a nursery has "id" (a positive number, unique in the document),
 // "parent" (the id of the nursery it is under; absent at the top), "task"
 // (the id of the debug-mode task of that nursery in which it was created;
-// absent if none), "name", "path" (names from the top of the tree, joined
-// with "/"), "state" and "debug"; in debug mode also "age" (a Go duration),
-// "created" (a site) and "tasks". A task has "id", "name", "path", "state"
-// (running or cancelling), "age" and "spawned" (a site). A site has
-// "function", "file" and "line". An empty "nurseries" array means that no
-// nursery is open.
+// absent if none), "name", "path" (the names from the top of the tree down
+// to it, joined with "/"; in debug mode the names of the tasks it was
+// created in are part of it; absent when every name on the way is empty),
+// "state", "debug", "running" (its number of tasks: started and not
+// finished, queued ones included) and "status" (its nursery.WithStatus line;
+// absent without one); in debug mode also "age" (a Go duration), "created"
+// (a site) and "tasks" (those that have begun to run). A task has "id",
+// "name", "path", "state" (running or cancelling), "age" and "spawned" (a
+// site). A site has "function", "file" and "line". An empty "nurseries"
+// array means that no nursery is open.
 //
 // The document is flat, rather than nested like the tree, so that its
 // depth stays the same however deep the tree: encoding/json refuses to
