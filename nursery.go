@@ -425,10 +425,15 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 // exec claims and runs one task on the calling goroutine, which the task
 // was handed to directly (Start, and Go and Spawn without a limiter).
 func (n *Nursery) exec(it item) {
-	if it.task != nil && !it.task.claim() {
-		return // Task.Cancel claimed it and finished it already
+	if it.task == nil {
+		n.execClaimed(it, false)
+		return
 	}
-	n.execClaimed(it, false)
+	if it.task.claim() { // else Task.Cancel claimed it and finished it already
+		// Straight to runItem: a frame less on the task's small stack,
+		// which a deeper call chain would make grow (a copy per task).
+		n.runItem(it, false)
+	}
 }
 
 // execClaimed runs one claimed task on the calling goroutine. queued says
