@@ -139,7 +139,9 @@ func (c *taskCount) wait(mu *sync.Mutex) (closer bool) {
 // finished marks Wait's result computed, and wakes the Waits that wait for
 // it. Only the caller that closed the count calls it, once.
 func (c *taskCount) finished(mu *sync.Mutex) {
-	if c.state.Or(countFinished)&countFinishWait == 0 {
+	// Add, not Or: the bit is set once, and an Add that returns the new
+	// state is one instruction where an Or that does is a loop.
+	if c.state.Add(countFinished)&countFinishWait == 0 {
 		return
 	}
 	mu.Lock()

@@ -103,7 +103,7 @@ func observing() bool {
 		return true
 	}
 	dm := debughook.Mode
-	return debugBuild && dm != nil && dm.Active()
+	return debugBuild && dm != nil && debughook.Active.Load()
 }
 
 // Run creates a nursery, calls body with it, and waits for every task the
@@ -288,7 +288,10 @@ func (n *Nursery) Cancel(cause error) {
 //
 // Wait may be called many times and from many goroutines; every call
 // returns the same result (or re-panics the same value). The return of
-// every task synchronizes before the return of Wait.
+// every task synchronizes before the return of Wait. A task must not call
+// its own nursery's Wait: it would wait for itself, and never return (as
+// with sync.WaitGroup); to wait for some tasks from another, use
+// [Task.Wait] or a nested nursery.
 func (n *Nursery) Wait() error {
 	n.blocked()
 	var c *carrier
@@ -690,7 +693,7 @@ func (n *Nursery) enter(parent context.Context) context.Context {
 		dm = nil
 	}
 	tree := live.On()
-	if !tree && (dm == nil || c.debug == nil && !dm.Active()) {
+	if !tree && (dm == nil || c.debug == nil && !debughook.Active.Load()) {
 		return parent // nothing to look up
 	}
 	up, upTask := live.Scope(parent)

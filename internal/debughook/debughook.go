@@ -17,6 +17,13 @@ import (
 // Mode is debug mode, installed by nurserydebug's init; nil until then.
 var Mode Debugger
 
+// Active says that a nursery without debug options may be in debug mode:
+// the environment turns it on for every nursery, or some debug-mode
+// nursery was made, inside which others may be created. Only then does
+// New look up the scope of its parent context. Debug mode sets it; a
+// plain flag rather than a method of Mode, as every New reads it.
+var Active atomic.Bool
+
 // NewOption makes a nursery.Option that applies f to the nursery's debug
 // settings; package nursery installs it in its init. (It returns any so
 // that this package need not import nursery.)
@@ -45,11 +52,6 @@ type Args struct {
 
 // Debugger decides which nurseries are in debug mode and starts them.
 type Debugger interface {
-	// Active reports whether a nursery without debug options may be in
-	// debug mode: the environment turns it on, or some debug-mode nursery
-	// exists in which it may be created. Only then does New look up the
-	// scope of its parent context.
-	Active() bool
 	// Wants reports whether a nursery with settings s (nil: none), created
 	// under up, is in debug mode.
 	Wants(s *Settings, up *live.Node) bool
