@@ -47,7 +47,7 @@ import (
 // called it holds its slots too. Then the newest carrier is registered and
 // points to the one before, and a wait gives back every slot of the chain.
 type carrier struct {
-	lim  *limiter   // the nursery whose slot the current task holds, or nil
+	lim  slotHolder // the nursery whose slot the current task holds, or nil
 	pool workerPool // the pool whose worker this goroutine is, or nil
 	id   uint64
 	prev *carrier // the goroutine's carrier before this one, or nil

@@ -3,7 +3,6 @@ package nursery
 import (
 	"sync"
 	"sync/atomic"
-	"weak"
 )
 
 // taskCount counts a nursery's live tasks, and makes accepting a task and
@@ -34,7 +33,11 @@ const (
 	countFinished   = 1 << 61
 	countFinishWait = 1 << 60
 	countBody       = 1 << 59
-	countMask       = countBody - 1
+	// Two facts about the nursery, kept here to keep it small: written
+	// under its mutex, read with or without it.
+	countSelfCancelled = 1 << 58 // the nursery cancelled itself (Cancel or a failure) before anything else did
+	countInterrupted   = 1 << 57 // some task returned or skipped because of the parent's cancellation
+	countMask          = countInterrupted - 1
 )
 
 // add counts one more task; it reports false, counting nothing, once the
@@ -77,21 +80,12 @@ func (c *taskCount) markBody() (closed bool) {
 // bodyMarked reports whether markBody was called.
 func (c *taskCount) bodyMarked() bool { return c.state.Load()&countBody != 0 }
 
+// set sets a flag bit; has reports whether it is set.
+func (c *taskCount) set(bit uint64)      { c.state.Or(bit) }
+func (c *taskCount) has(bit uint64) bool { return c.state.Load()&bit != 0 }
+
 // count returns the number of tasks counted.
 func (c *taskCount) count() int { return int(c.state.Load() & countMask) }
-
-// counter returns a function that reports the count while the nursery
-// lives, without keeping it reachable (debug mode's leak report needs the
-// nursery to become unreachable when it is never waited).
-func (c *taskCount) counter() func() int {
-	w := weak.Make(c)
-	return func() int {
-		if c := w.Value(); c != nil {
-			return c.count()
-		}
-		return 0
-	}
-}
 
 // idle reports whether no task is counted.
 func (c *taskCount) idle() bool { return c.state.Load()&countMask == 0 }

@@ -37,5 +37,8 @@ func WithExecutor(e Executor) Option {
 	if e == nil {
 		panic("nursery: nil Executor")
 	}
-	return optionFunc(func(c *config) { c.executor = e })
+	return optionFunc(func(c *config) {
+		c.executor = e
+		c.sched = startLimiter
+	})
 }

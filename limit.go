@@ -55,6 +55,32 @@ type limiter struct {
 	dropping sync.WaitGroup // that drop, once started
 }
 
+// scheduler is a nursery's limiter as the nursery sees it, and slotHolder
+// as a carrier (blocking.go) does. They are interfaces, and the limiter is
+// made through a function that only WithLimit and WithExecutor name, so
+// that a program that asks for neither does not link the limiter's code.
+type scheduler interface {
+	submit(it item)
+	close()
+}
+
+type slotHolder interface {
+	release()
+	reacquire()
+}
+
+// poolRunner is a nursery's runner as a pool sees it: a job that runs the
+// nursery's queued tasks on the worker that carries c. (An interface, not
+// *limiter, for the reason above: workerPool names it.)
+type poolRunner interface {
+	runOnPool(c *carrier)
+}
+
+// startLimiter makes the limiter of a nursery with a limit or an executor.
+func startLimiter(n *Nursery) scheduler {
+	return newLimiter(n, n.cfg.limit, n.cfg.executor)
+}
+
 // workerPool is what a limiter and the library's waits need of the pool
 // its runners run on — a *Pool, the only implementation. They depend on
 // it rather than on Pool itself so that the pool's code is linked only
@@ -62,7 +88,7 @@ type limiter struct {
 type workerPool interface {
 	// want queues a runner of l for a worker; false once the pool is
 	// closed.
-	want(l *limiter) bool
+	want(r poolRunner) bool
 	// release lends the worker of a task entering one of the library's
 	// waits to other work; reacquire takes one back (see blocking.go).
 	release()

@@ -40,12 +40,10 @@ type Nursery struct {
 	tasks taskCount
 	// lim queues tasks when the nursery has a limit or an executor (limit.go);
 	// nil means every task gets a new goroutine at once.
-	lim *limiter
+	lim scheduler
 
-	mu            sync.Mutex // guards what follows, and tasks' waits
-	failed        *failures  // nil until something fails: most nurseries never need it; Wait's result once finished
-	selfCancelled bool       // the nursery cancelled itself (Cancel or a failure) before anything else did
-	interrupted   bool       // some task returned or skipped because of the parent's cancellation
+	mu     sync.Mutex // guards failed and the count's flags (written under it), and tasks' waits
+	failed *failures  // nil until something fails: most nurseries never need it; Wait's result once finished
 
 }
 
@@ -88,8 +86,8 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 		o.apply(n.cfg)
 	}
 	n.ctx, n.cancel = context.WithCancelCause(n.enter(ctx))
-	if n.cfg.limit > 0 || n.cfg.executor != nil {
-		n.lim = newLimiter(n, n.cfg.limit, n.cfg.executor)
+	if start := n.cfg.sched; start != nil && (n.cfg.limit > 0 || n.cfg.executor != nil) {
+		n.lim = start(n)
 	}
 	n.track()
 	return n
@@ -197,8 +195,8 @@ func (n *Nursery) settleBody(err error, done bool) (late error) {
 		return n.nurseryError(err)
 	}
 	if cancelled {
-		if !n.selfCancelled && n.ctx.Err() != nil {
-			n.interrupted = true
+		if !n.tasks.has(countSelfCancelled) && n.ctx.Err() != nil {
+			n.tasks.set(countInterrupted)
 		}
 		return nil
 	}
@@ -251,7 +249,7 @@ func (n *Nursery) Context() context.Context { return n.ctx }
 func (n *Nursery) Cancel(cause error) {
 	n.mu.Lock()
 	if n.ctx.Err() == nil {
-		n.selfCancelled = true
+		n.tasks.set(countSelfCancelled)
 		n.cancel(cause)
 	}
 	n.mu.Unlock()
@@ -325,18 +323,17 @@ func (n *Nursery) finish() {
 	// wrote before this point; from now on nothing writes failed, which is
 	// Wait's result. Run's body may not have finished (see settleBody):
 	// if it has begun to account for its error, the lock waits for it.
-	// Cancel may be running, and writes selfCancelled: read under the lock
-	// too. The common case, where nothing happened, takes no lock.
+	// The common case, where nothing happened, takes no lock.
 	locked := n.tasks.bodyMarked()
 	if locked {
 		n.mu.Lock()
 	}
-	if n.interrupted {
+	if n.tasks.has(countInterrupted) {
 		if !locked {
 			n.mu.Lock()
 			locked = true
 		}
-		if !n.selfCancelled {
+		if !n.tasks.has(countSelfCancelled) {
 			f := n.failuresLocked()
 			f.errs = append(f.errs, n.nurseryError(context.Cause(n.ctx)))
 		}
@@ -552,8 +549,8 @@ func (n *Nursery) interruptedBy(t runner) {
 		return
 	}
 	n.mu.Lock()
-	if !n.selfCancelled && n.ctx.Err() != nil {
-		n.interrupted = true
+	if !n.tasks.has(countSelfCancelled) && n.ctx.Err() != nil {
+		n.tasks.set(countInterrupted)
 	}
 	n.mu.Unlock()
 }
@@ -635,7 +632,7 @@ func (n *Nursery) failuresLocked() *failures {
 // held.
 func (n *Nursery) cancelLocked(cause error) {
 	if n.ctx.Err() == nil {
-		n.selfCancelled = true
+		n.tasks.set(countSelfCancelled)
 		n.cancel(cause)
 	}
 }
@@ -699,13 +696,14 @@ func (n *Nursery) enter(parent context.Context) context.Context {
 	up, upTask := live.Scope(parent)
 	if dm != nil && dm.Wants(c.debug, up) {
 		c.dbg = dm.Nursery(debughook.Args{
-			Parent:   parent,
-			Up:       up,
-			UpTask:   upTask,
-			Name:     c.name,
-			Status:   c.status,
-			Settings: c.debug,
-			Tasks:    n.tasks.counter(),
+			Parent:    parent,
+			Up:        up,
+			UpTask:    upTask,
+			Name:      c.name,
+			Status:    c.status,
+			Settings:  c.debug,
+			Count:     &n.tasks.state,
+			CountMask: countMask,
 		})
 		return c.dbg.Context()
 	}

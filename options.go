@@ -25,10 +25,11 @@ type config struct {
 	collect  bool
 	panicErr bool
 	executor Executor
-	counters *Counters           // WithCounters, or nil
-	status   func() string       // WithStatus, or nil
-	handler  func(error)         // WithErrorHandler, or nil
-	debug    *debughook.Settings // nurserydebug's options, rarely given
+	sched    func(*Nursery) scheduler // startLimiter, set by WithLimit and WithExecutor
+	counters *Counters                // WithCounters, or nil
+	status   func() string            // WithStatus, or nil
+	handler  func(error)              // WithErrorHandler, or nil
+	debug    *debughook.Settings      // nurserydebug's options, rarely given
 
 	// Decided by New, not by options.
 	dbg  debughook.Nursery // debug mode's state (debug.go), the one hook; nil outside it
@@ -76,7 +77,10 @@ func WithLimit(k int) Option {
 	if k < 1 {
 		panic("nursery: WithLimit needs a limit of at least 1")
 	}
-	return optionFunc(func(c *config) { c.limit = k })
+	return optionFunc(func(c *config) {
+		c.limit = k
+		c.sched = startLimiter
+	})
 }
 
 // WithStatus gives the nursery a line of status that the live tree

@@ -76,7 +76,7 @@ type Pool struct {
 // of a nursery, which runs that nursery's queued tasks.
 type job struct {
 	f   func()
-	lim *limiter
+	lim poolRunner
 }
 
 // worker is a worker goroutine's state.
@@ -219,7 +219,7 @@ func (p *Pool) enqueue(j job) {
 
 // want queues a runner of l; it never blocks, and reports false once the
 // pool is closed. A nursery bounds its own runners.
-func (p *Pool) want(l *limiter) bool {
+func (p *Pool) want(l poolRunner) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -33,7 +33,5 @@ func (e *entry) Snap(s *live.Nursery, _ time.Time, _ map[any]*live.Task) bool {
 	if st := n.cfg.status; st != nil {
 		s.Status = st()
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.selfCancelled || n.interrupted
+	return n.tasks.has(countSelfCancelled | countInterrupted)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/structured-go/nursery"
 	"github.com/structured-go/nursery/internal/debughook"
@@ -55,6 +56,18 @@ type nurseryDebug struct {
 	done      bool        // Wait has finished
 }
 
+// counter returns a function that reads the nursery's number of tasks from
+// its count word while the nursery lives, without keeping it reachable.
+func counter(word *atomic.Uint64, mask uint64) func() int {
+	w := weak.Make(word)
+	return func() int {
+		if c := w.Value(); c != nil {
+			return int(c.Load() & mask)
+		}
+		return 0
+	}
+}
+
 // up returns the debug state of the nursery a node belongs to, if it is
 // in debug mode.
 func up(nd *live.Node) *nurseryDebug {
@@ -72,7 +85,7 @@ func newNursery(a debughook.Args) *nurseryDebug {
 		site:    callers(),
 		slow:    defaultSlow,
 		status:  a.Status,
-		count:   a.Tasks,
+		count:   counter(a.Count, a.CountMask),
 	}
 	d.upTask, _ = a.UpTask.(*taskInfo)
 	from := ""

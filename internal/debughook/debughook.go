@@ -44,10 +44,15 @@ type Args struct {
 	Name     string
 	Status   func() string // WithStatus, or nil
 	Settings *Settings     // nil if no debug option was given
-	// Tasks returns the nursery's number of tasks (started and not
-	// finished, queued ones included), as the tree shows it; it does not
-	// keep the nursery reachable.
-	Tasks func() int
+	// Count is the word that holds the nursery's number of tasks (started
+	// and not finished, queued ones included) in its bits CountMask, as
+	// the tree shows it. Debug mode must keep only a weak pointer to it:
+	// a strong one would keep the nursery reachable, and its leak report
+	// needs a nursery never waited to become unreachable. (Made here
+	// rather than in the core, so that programs without debug mode do not
+	// link package weak.)
+	Count     *atomic.Uint64
+	CountMask uint64
 }
 
 // Debugger decides which nurseries are in debug mode and starts them.

@@ -125,10 +125,16 @@ func TestForkJoinNestedOnSharedPool(t *testing.T) {
 var errLeaf = errors.New("leaf failed")
 
 // A leaf failure deep in the recursion cancels the whole computation and
-// is reported once, with its origin.
+// is reported once, with its origin. (Which leaves get the three slots
+// first depends on which runner spawns first, so the failing leaf may
+// start after others: the check is that everything stops the moment it
+// fails, not that it fails at 1m. It once expected 1m and failed one run
+// in ten.)
 func TestForkJoinFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var failedAt atomic.Int64 // since start, when leaf 0 failed
 		var leaves atomic.Int32
+		start := time.Now()
 		var rec func(n *nursery.Nursery, depth, id int) *nursery.Task[int]
 		rec = func(n *nursery.Nursery, depth, id int) *nursery.Task[int] {
 			return nursery.Spawn(n, func(ctx context.Context) (int, error) {
@@ -141,6 +147,7 @@ func TestForkJoinFailure(t *testing.T) {
 					select {
 					case <-time.After(d):
 						if id == 0 {
+							failedAt.Store(int64(time.Since(start)))
 							return 0, errLeaf
 						}
 						return 1, nil
@@ -154,7 +161,6 @@ func TestForkJoinFailure(t *testing.T) {
 				return a + b, errors.Join(err1, err2)
 			}, nursery.Name("node"))
 		}
-		start := time.Now()
 		err := nursery.Run(t.Context(), func(n *nursery.Nursery) error {
 			_, err := rec(n, 4, 0).Wait()
 			return err
@@ -163,8 +169,8 @@ func TestForkJoinFailure(t *testing.T) {
 		if !errors.Is(err, errLeaf) {
 			t.Fatalf("err = %v", err)
 		}
-		if d := time.Since(start); d != time.Minute {
-			t.Errorf("took %v, want the failure at 1m to cancel everything", d)
+		if d, f := time.Since(start), time.Duration(failedAt.Load()); f == 0 || d != f {
+			t.Errorf("took %v, want the failure (at %v) to cancel everything at once", d, f)
 		}
 		if !strings.Contains(err.Error(), "tree: node: leaf failed") {
 			t.Errorf("the failing task is not named: %v", err)
