@@ -18,7 +18,7 @@ func main() {
 		errs []error
 	)
 	wg.Go(func() {
-		var err error = func(ctx context.Context) error { return nil }(ctx)
+		err := func(ctx context.Context) error { return nil }(ctx)
 		if err != nil {
 			mu.Lock()
 			errs = append(errs, err)
