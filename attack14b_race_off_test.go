@@ -1,0 +1,5 @@
+//go:build !race
+
+package nursery_test
+
+const attack14bRace = false
