@@ -22,7 +22,8 @@ import (
 // allows for tasks still queued behind it — but nothing is queued), so
 // the nursery is stuck.
 //
-// FAILS: a Task.Cancel'ed queued task keeps its place in the limiter's queue, so Go waits for room that a finished task holds.
+// Failed, and was fixed: a Task.Cancel'ed queued task kept its place in the
+// limiter's queue, so Go waited for room that a finished task held.
 func TestAttack14bCancelledQueuedTaskHoldsQueueRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := nursery.New(t.Context(), nursery.WithLimit(1))
@@ -56,7 +57,8 @@ func TestAttack14bCancelledQueuedTaskHoldsQueueRoom(t *testing.T) {
 // pool keeps counting it as Queued until a runner or the nursery's close
 // pops it.
 //
-// FAILS: Pool.Stats().Queued counts a queued task that Task.Cancel has already finished, until Wait.
+// Failed, and was fixed: Pool.Stats().Queued counted a queued task that
+// Task.Cancel had already finished, until Wait.
 func TestAttack14bPoolStatsCountCancelledQueuedTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := nursery.NewPool(1, nursery.QueueSize(4))

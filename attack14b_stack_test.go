@@ -76,7 +76,8 @@ func TestAttack14bSpawnedNoopDoesNotGrowStack(t *testing.T) {
 // blocks until the task returns), grows the task's stack: a stack copy per
 // nursery.
 //
-// FAILS: the last Spawned task of a nursery, waking a blocked Wait (done → mu → close(zero)), outgrows its initial 2 KB stack.
+// Failed, and was fixed: the last Spawned task of a nursery, waking a
+// blocked Wait (done → mu → close(zero)), outgrew its initial 2 KB stack.
 func TestAttack14bLastSpawnedTaskWakingWaitDoesNotGrowStack(t *testing.T) {
 	attack14bNoGrowth(t, "spawn-wake", func() {
 		for range 100 {

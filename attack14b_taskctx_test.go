@@ -23,7 +23,9 @@ import (
 // cause — where one made while the task ran was cancelled with
 // context.Canceled when the task returned.
 //
-// FAILS: a Spawned task's context first looked at after the task returned and the parent ended reports the parent's Err/cause, not the Canceled of the task's return.
+// Failed, and was fixed: a Spawned task's context first looked at after the
+// task returned and the parent ended reported the parent's Err and cause, not
+// the Canceled of the task's return.
 func TestAttack14bTaskContextAfterReturnDependsOnLook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent, cancel := context.WithTimeout(t.Context(), time.Second)

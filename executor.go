@@ -34,7 +34,7 @@ type Executor interface {
 // worker it runs on, and an executor whose Go blocks blocks the caller of
 // the nursery's Go.
 func WithExecutor(e Executor) Option {
-	if e == nil {
+	if p, isPool := e.(*Pool); e == nil || isPool && p == nil {
 		panic("nursery: nil Executor")
 	}
 	return optionFunc(func(c *config) {

@@ -61,6 +61,7 @@ type limiter struct {
 // that a program that asks for neither does not link the limiter's code.
 type scheduler interface {
 	submit(it item)
+	forget(r runner)
 	close()
 }
 
@@ -173,6 +174,24 @@ func (l *limiter) submit(it item) {
 	l.mu.Unlock()
 	l.startRunners(start)
 	c.unblock()
+}
+
+// forget takes out of the queue a task that Task.Cancel finished while it
+// waited there, so that it holds no room and a pool no longer counts it.
+// A task is in the queue from before its Task is handed out, so one that
+// Task.Cancel can reach is queued, or already taken by a runner.
+func (l *limiter) forget(r runner) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.queue.remove(func(it item) bool { return it.task == r }) {
+		return
+	}
+	if l.pool != nil {
+		l.pool.countQueued(-1)
+	}
+	if l.waiters > 0 {
+		l.room.Signal()
+	}
 }
 
 // ownSlotIsRoom reports whether the caller is a task of this nursery
@@ -507,6 +526,29 @@ func (r *ring[T]) pop() T {
 		}
 	}
 	return v
+}
+
+// remove takes out the first element that match accepts, keeping the
+// order of the others, and reports whether there was one. It costs
+// O(length); only Task.Cancel of a queued task calls it.
+func (r *ring[T]) remove(match func(T) bool) bool {
+	mask := len(r.buf) - 1
+	for i := range r.n {
+		if !match(r.buf[(r.head+i)&mask]) {
+			continue
+		}
+		for j := i; j < r.n-1; j++ {
+			r.buf[(r.head+j)&mask] = r.buf[(r.head+j+1)&mask]
+		}
+		var zero T
+		r.buf[(r.head+r.n-1)&mask] = zero
+		r.n--
+		if r.n == 0 {
+			r.head = 0
+		}
+		return true
+	}
+	return false
 }
 
 func (r *ring[T]) grow() {

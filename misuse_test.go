@@ -87,6 +87,10 @@ func TestMisusePanics(t *testing.T) {
 		}},
 		{"WithLimit negative", func(t *testing.T) { nursery.New(t.Context(), nursery.WithLimit(-1)) }},
 		{"WithLimit zero", func(t *testing.T) { nursery.New(t.Context(), nursery.WithLimit(0)) }},
+		{"WithExecutor nil", func(t *testing.T) { nursery.WithExecutor(nil) }},
+		// Found by an attack: a nil *Pool panicked inside New with a nil
+		// dereference rather than saying what was wrong.
+		{"WithExecutor nil Pool", func(t *testing.T) { nursery.WithExecutor((*nursery.Pool)(nil)) }},
 		{"Map WithLimit negative", func(t *testing.T) {
 			_, _ = nursery.Map(t.Context(), []int{1}, func(context.Context, int) (int, error) { return 0, nil }, nursery.WithLimit(-3))
 		}},

@@ -417,6 +417,7 @@ func (n *Nursery) runFunc(fn func(context.Context) error) {
 			n.finished()
 			return
 		}
+		defer n.finished() // after settle has returned: see runItem
 		n.settle(item{}, n.ctx, out)
 	}()
 	out = returnedFrom(fn(n.ctx), n.ctx)
@@ -468,6 +469,12 @@ func (n *Nursery) runItem(it item, queued bool) {
 		if out.how == stillRunning {
 			out = ended(recover(), it.tc)
 		}
+		// Deferred here, to run once settle has returned (and even if an
+		// error handler panics in it): the last task may wake a blocked
+		// Wait, which goes deep into the runtime, and settle's frame
+		// still on the task's small stack would make it grow — a copy per
+		// nursery.
+		defer n.finishedItem(it)
 		n.settle(it, ctx, out)
 	}()
 	var err error
@@ -483,9 +490,8 @@ func (n *Nursery) runItem(it item, queued bool) {
 	out = returnedFrom(err, ctx)
 }
 
-// settle accounts for a task's outcome and marks it finished.
+// settle accounts for a task's outcome; its caller then marks it finished.
 func (n *Nursery) settle(it item, ctx context.Context, out outcome) {
-	defer n.finishedItem(it)
 	t := it.task
 	err := out.failure()
 	if t != nil && t.ownsOutcome(err, out.panic) {

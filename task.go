@@ -98,8 +98,11 @@ func (t *Task[T]) Done() <-chan struct{} {
 func (t *Task[T]) Cancel(cause error) {
 	t.ctx.cancelAlone(cause)
 	if t.claim() {
-		// Still queued: it is finished now, without waiting for its turn;
-		// the runner that later takes it from the queue finds it claimed.
+		// Still queued: it is finished now, without waiting for its turn,
+		// and leaves the queue.
+		if l := t.n.lim; l != nil {
+			l.forget(t)
+		}
 		t.n.dropClaimed(item{task: t, tc: t.tc}, nil)
 	}
 }
@@ -143,10 +146,11 @@ func (t *Task[T]) finish(err error) {
 // made there and then, already cancelled, so that what it reports does not
 // depend on whether it was looked at before.
 type taskContext struct {
-	parent   context.Context
-	made     atomic.Bool
-	released atomic.Bool // the task has returned
-	alone    atomic.Bool // cancelled by Task.Cancel first
+	parent      context.Context
+	made        atomic.Bool
+	released    atomic.Bool // the task has returned
+	alone       atomic.Bool // cancelled by Task.Cancel first
+	parentEnded bool        // the parent was done when the task returned; written before released
 
 	mu     sync.Mutex
 	inner  context.Context
@@ -156,14 +160,24 @@ type taskContext struct {
 func (c *taskContext) get() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inner == nil {
-		c.inner, c.cancel = context.WithCancelCause(c.parent)
+	if c.inner != nil {
+		return c.inner
+	}
+	if c.released.Load() && !c.parentEnded {
+		// Made after the task returned, while the parent still ran: as it
+		// would have been then, cancelled by the return and not by
+		// whatever ended the parent since, with the parent's values.
+		c.inner, c.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
+		c.cancel(context.Canceled)
 		c.made.Store(true)
-		// With release's store of released and load of made, one of the
-		// two sees the other's store and cancels.
-		if c.released.Load() {
-			c.cancel(context.Canceled)
-		}
+		return c.inner
+	}
+	c.inner, c.cancel = context.WithCancelCause(c.parent)
+	c.made.Store(true)
+	// With release's store of released and load of made, one of the two
+	// sees the other's store and cancels.
+	if c.released.Load() {
+		c.cancel(context.Canceled)
 	}
 	return c.inner
 }
@@ -181,6 +195,7 @@ func (c *taskContext) cancelAlone(cause error) {
 // release cancels the context as the task returns, freeing the inner
 // context's registration in the parent.
 func (c *taskContext) release() {
+	c.parentEnded = c.parent.Err() != nil
 	c.released.Store(true)
 	if c.made.Load() {
 		c.cancel(context.Canceled)
