@@ -40,7 +40,8 @@ func (it item) call(ctx context.Context) error {
 		if c, ok := ctx.(*taskContext); ok {
 			alone = &c.alone
 		}
-		return t.Run(ctx, alone, it.callPlain)
+		defer t.End()
+		return it.callPlain(t.Begin(ctx, alone))
 	}
 	return it.callPlain(ctx)
 }

@@ -71,7 +71,7 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 		panic("nursery: nil Context")
 	}
 	var n *Nursery
-	if len(opts) == 0 && !observing() {
+	if len(opts) == 0 && !observing(ctx) {
 		n = &Nursery{cfg: &noOptions}
 		n.ctx, n.cancel = context.WithCancelCause(ctx)
 		return n
@@ -93,15 +93,23 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 	return n
 }
 
-// observing reports whether a new nursery may have to enter the live tree
-// or debug mode: something that shows the tree is linked in, or debug mode
-// is, and is in use (tree.go).
-func observing() bool {
+// observing reports whether a new nursery without options must enter the
+// live tree or debug mode, and so needs settings of its own: something
+// that shows the tree is linked in, or the nursery is to be in debug mode
+// (tree.go, debug.go).
+func observing(parent context.Context) bool {
 	if live.On() {
 		return true
 	}
 	dm := debughook.Mode
-	return debugBuild && dm != nil && debughook.Active.Load()
+	if !debugBuild || dm == nil || !debughook.Active.Load() {
+		return false
+	}
+	// Debug mode is in use in this program: a nursery without options is
+	// in it only if created inside a nursery that is (or the environment
+	// says so). Ask before allocating, so that the others stay small.
+	up, _ := live.Scope(parent)
+	return dm.Wants(nil, up)
 }
 
 // Run creates a nursery, calls body with it, and waits for every task the

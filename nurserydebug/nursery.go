@@ -38,10 +38,11 @@ type nurseryDebug struct {
 	seq       uint64
 	created   time.Time
 	site      site
-	slow      time.Duration // 0: no warnings
-	logger    *slog.Logger  // nil: slog.Default()
-	status    func() string // WithStatus, or nil
-	count     func() int    // the nursery's number of tasks, queued ones included
+	slow      time.Duration               // 0: no warnings
+	logger    *slog.Logger                // nil: slog.Default()
+	status    func() string               // WithStatus, or nil
+	countWord weak.Pointer[atomic.Uint64] // the nursery's count of tasks, queued ones included
+	countMask uint64
 	cleanup   runtime.Cleanup
 	trace     *trace.Task // nil unless a trace was being recorded at New
 
@@ -54,18 +55,6 @@ type nurseryDebug struct {
 	waitSince time.Time   // when Wait was first called; zero before
 	waitNoted bool        // the slow Wait was reported
 	done      bool        // Wait has finished
-}
-
-// counter returns a function that reads the nursery's number of tasks from
-// its count word while the nursery lives, without keeping it reachable.
-func counter(word *atomic.Uint64, mask uint64) func() int {
-	w := weak.Make(word)
-	return func() int {
-		if c := w.Value(); c != nil {
-			return int(c.Load() & mask)
-		}
-		return 0
-	}
 }
 
 // up returns the debug state of the nursery a node belongs to, if it is
@@ -85,7 +74,12 @@ func newNursery(a debughook.Args) *nurseryDebug {
 		site:    callers(),
 		slow:    defaultSlow,
 		status:  a.Status,
-		count:   counter(a.Count, a.CountMask),
+		countMask: a.CountMask,
+	}
+	if live.On() {
+		// Only the tree reads it. Weak: a strong pointer would keep the
+		// nursery reachable, and it would never be reported as leaked.
+		d.countWord = weak.Make(a.Count)
 	}
 	d.upTask, _ = a.UpTask.(*taskInfo)
 	from := ""
@@ -313,11 +307,11 @@ func (d *nurseryDebug) Snap(tn *live.Nursery, now time.Time, tasks map[any]*live
 		tasks[t] = tt
 	}
 	tn.Running = len(tn.Tasks)
-	if d.count != nil {
+	if c := d.countWord.Value(); c != nil {
 		// Tasks accepted and not yet begun (queued, or on their way to
 		// their goroutine) count too, as outside debug mode; only those
 		// that have begun are listed.
-		tn.Running = max(d.count(), len(tn.Tasks))
+		tn.Running = max(int(c.Load()&d.countMask), len(tn.Tasks))
 	}
 	return cancelled
 }

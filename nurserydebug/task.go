@@ -24,6 +24,11 @@ type taskInfo struct {
 	seq    uint64 // order among the nursery's tasks
 	scope  taskScope
 
+	// Between Begin and End.
+	outer     context.Context // the task's context without its labels
+	traceTask *trace.Task     // while tracing
+	region    *trace.Region   // while tracing
+
 	// Guarded by d.mu; set while the task runs.
 	prev, next *taskInfo
 	started    time.Time
@@ -48,31 +53,40 @@ func (d *nurseryDebug) Task(name string) debughook.Task {
 	return t
 }
 
-// Run runs a debug-mode task: registered among its nursery's running
+// Begin starts a debug-mode task: registered among its nursery's running
 // tasks, watched for slowness, under pprof labels and, while tracing, in a
-// trace task and region.
-func (t *taskInfo) Run(ctx context.Context, alone *atomic.Bool, call func(context.Context) error) error {
-	d := t.d
-	d.begin(t, alone)
-	defer d.end(t)
-	tracing := trace.IsEnabled()
-	if tracing {
-		var tt *trace.Task
-		ctx, tt = trace.NewTask(ctx, "nursery.task")
+// trace task and region. It returns the context the task runs with; End
+// undoes the rest. (Two calls rather than one that calls the task, so that
+// debug mode's frames are off the task's stack while it runs, and no
+// closure is made per task.)
+func (t *taskInfo) Begin(ctx context.Context, alone *atomic.Bool) context.Context {
+	t.d.begin(t, alone)
+	if trace.IsEnabled() {
+		ctx, t.traceTask = trace.NewTask(ctx, "nursery.task")
 		trace.Log(ctx, "task", t.label)
-		defer tt.End()
 	}
 	t.scope.Context = ctx
-	ctx = &t.scope
 	// pprof.Do, without the closure it needs: labels on the goroutine and
-	// in the context for the task, then the goroutine's labels back.
-	defer pprof.SetGoroutineLabels(ctx)
-	ctx = pprof.WithLabels(ctx, t.labels)
+	// in the context for the task; End puts the goroutine's labels back.
+	t.outer = &t.scope
+	ctx = pprof.WithLabels(t.outer, t.labels)
 	pprof.SetGoroutineLabels(ctx)
-	if tracing {
-		defer trace.StartRegion(ctx, "nursery.run").End()
+	if t.traceTask != nil {
+		t.region = trace.StartRegion(ctx, "nursery.run")
 	}
-	return call(ctx)
+	return ctx
+}
+
+// End ends what Begin started, as the task returns, panics or exits.
+func (t *taskInfo) End() {
+	if t.region != nil {
+		t.region.End()
+	}
+	pprof.SetGoroutineLabels(t.outer)
+	if t.traceTask != nil {
+		t.traceTask.End()
+	}
+	t.d.end(t)
 }
 
 func (d *nurseryDebug) begin(t *taskInfo, alone *atomic.Bool) {

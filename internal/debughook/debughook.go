@@ -82,10 +82,13 @@ type Nursery interface {
 
 // Task is a debug-mode task's record.
 type Task interface {
-	// Run runs call as the task: registered among the nursery's running
-	// tasks, watched for slowness, under pprof labels and trace regions.
-	// alone, if not nil, tells whether Task.Cancel cancelled the task.
-	Run(ctx context.Context, alone *atomic.Bool, call func(context.Context) error) error
+	// Begin starts the task: registered among the nursery's running tasks,
+	// watched for slowness, under pprof labels and trace regions; it
+	// returns the context the task runs with. alone, if not nil, tells
+	// whether Task.Cancel cancelled the task. End, deferred by the caller,
+	// ends it however the task ends.
+	Begin(ctx context.Context, alone *atomic.Bool) context.Context
+	End()
 	// Path is the task's path, "" if no name on it.
 	Path() string
 	// Site is where the task was spawned, as dir/file.go:line.
