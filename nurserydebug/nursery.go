@@ -69,11 +69,11 @@ func up(nd *live.Node) *nurseryDebug {
 
 func newNursery(a debughook.Args) *nurseryDebug {
 	d := &nurseryDebug{
-		seq:     seq.Add(1),
-		created: time.Now(),
-		site:    callers(),
-		slow:    defaultSlow,
-		status:  a.Status,
+		seq:       seq.Add(1),
+		created:   time.Now(),
+		site:      callers(),
+		slow:      defaultSlow,
+		status:    a.Status,
 		countMask: a.CountMask,
 	}
 	if live.On() {
