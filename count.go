@@ -77,9 +77,6 @@ func (c *taskCount) markBody() (closed bool) {
 	return c.state.Or(countBody)&countClosed != 0
 }
 
-// bodyMarked reports whether markBody was called.
-func (c *taskCount) bodyMarked() bool { return c.state.Load()&countBody != 0 }
-
 // set sets a flag bit; has reports whether it is set.
 func (c *taskCount) set(bit uint64)      { c.state.Or(bit) }
 func (c *taskCount) has(bit uint64) bool { return c.state.Load()&bit != 0 }

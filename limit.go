@@ -463,15 +463,11 @@ func (l *limiter) reacquire() {
 	l.mu.Unlock()
 }
 
-// close stops the runners once every task has finished. Items still
-// queued then are tasks that Task.Cancel finished while they waited: they
-// go now, rather than when a runner comes for them, so that a pool's Stats
-// no longer count them once Wait has returned.
+// close stops the runners once every task has finished. The queue is empty
+// by then: every task in it was run, dropped, or taken out by Task.Cancel
+// (forget) before the nursery's count could reach zero.
 func (l *limiter) close() {
 	l.mu.Lock()
-	for l.queued() > 0 {
-		l.pop()
-	}
 	l.closing = true
 	l.idle = 0
 	l.work.Broadcast()

@@ -86,7 +86,7 @@ func New(ctx context.Context, opts ...Option) *Nursery {
 		o.apply(n.cfg)
 	}
 	n.ctx, n.cancel = context.WithCancelCause(n.enter(ctx))
-	if start := n.cfg.sched; start != nil && (n.cfg.limit > 0 || n.cfg.executor != nil) {
+	if start := n.cfg.sched; start != nil { // WithLimit or WithExecutor
 		n.lim = start(n)
 	}
 	n.track()
@@ -203,9 +203,7 @@ func (n *Nursery) settleBody(err error, done bool) (late error) {
 		return n.nurseryError(err)
 	}
 	if cancelled {
-		if !n.tasks.has(countSelfCancelled) && n.ctx.Err() != nil {
-			n.tasks.set(countInterrupted)
-		}
+		n.interruptedLocked()
 		return nil
 	}
 	f := n.failuresLocked()
@@ -332,7 +330,7 @@ func (n *Nursery) finish() {
 	// Wait's result. Run's body may not have finished (see settleBody):
 	// if it has begun to account for its error, the lock waits for it.
 	// The common case, where nothing happened, takes no lock.
-	locked := n.tasks.bodyMarked()
+	locked := n.tasks.has(countBody)
 	if locked {
 		n.mu.Lock()
 	}
@@ -563,10 +561,17 @@ func (n *Nursery) interruptedBy(t runner) {
 		return
 	}
 	n.mu.Lock()
+	n.interruptedLocked()
+	n.mu.Unlock()
+}
+
+// interruptedLocked notes that the parent's cancellation interrupted a
+// task (or Run's body), unless the nursery cancelled itself first; n.mu is
+// held.
+func (n *Nursery) interruptedLocked() {
 	if !n.tasks.has(countSelfCancelled) && n.ctx.Err() != nil {
 		n.tasks.set(countInterrupted)
 	}
-	n.mu.Unlock()
 }
 
 // drop settles a task that will never run: its context ended first, or
